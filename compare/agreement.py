@@ -1,0 +1,109 @@
+"""Agreement between a theory curve and a simulated one: z-scores and relative deviations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from theory import Curve
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """How far the simulated mean lies from theory, at the compared points.
+
+    `z = (mean - theory) / SE` (SE: standard error of the seed mean) at times `t_z`;
+    `rel = |mean - theory| / |theory|` at times `t`. Seeds that diverged are left out of the
+    mean and counted; points where theory diverged are not compared.
+    """
+
+    t: np.ndarray
+    z: np.ndarray
+    t_z: np.ndarray
+    rel: np.ndarray
+    seeds: int
+    diverged_seeds: int
+    theory_diverged: bool
+
+    @property
+    def max_abs_z(self) -> float:
+        return float(np.max(np.abs(self.z))) if self.z.size else float("nan")
+
+    @property
+    def t_max_z(self) -> float:
+        return float(self.t_z[np.argmax(np.abs(self.z))]) if self.z.size else float("nan")
+
+    @property
+    def max_rel(self) -> float:
+        return float(np.max(self.rel)) if self.rel.size else float("nan")
+
+    @property
+    def t_max_rel(self) -> float:
+        return float(self.t[np.argmax(self.rel)]) if self.rel.size else float("nan")
+
+    def within(self, n_se: float) -> bool:
+        """True when every compared point lies within `n_se` standard errors."""
+        return bool(self.z.size) and self.max_abs_z <= n_se
+
+    def to_dict(self) -> dict:
+        return {"max_abs_z": self.max_abs_z, "t_at_max_abs_z": self.t_max_z,
+                "max_rel_deviation": self.max_rel, "t_at_max_rel_deviation": self.t_max_rel,
+                "points": int(self.t.size), "seeds": self.seeds,
+                "diverged_seeds": self.diverged_seeds, "theory_diverged": self.theory_diverged}
+
+    def __str__(self) -> str:
+        text = (f"max |z| = {self.max_abs_z:.2f} at t = {self.t_max_z:.4g}; "
+                f"max relative deviation = {self.max_rel:.2%} at t = {self.t_max_rel:.4g} "
+                f"({self.t.size} points, {self.seeds} seeds)")
+        if self.diverged_seeds or self.theory_diverged:
+            text += (f"; diverged: theory {'yes' if self.theory_diverged else 'no'}, "
+                     f"{self.diverged_seeds} seeds")
+        return text
+
+
+def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
+              t_min: float = 0.0) -> Report:
+    """Compare `sim` (a simulated Curve) with `theory` at the simulation's recorded times.
+
+    Theory is interpolated onto the simulation's t where the grids differ. Points with zero
+    standard error and zero deviation (e.g. t = 0, where both start at the same state) are
+    skipped. `checkpoints` keeps that many evenly spaced points: z at a handful of
+    checkpoints is a fair test, while hundreds of correlated points at 3 SE each fail by
+    chance (THEORY.md §0). `t_min` drops earlier points.
+    """
+    if not sim.is_simulation:
+        raise ValueError("sim must be a simulated Curve (risk of shape (seeds, T))")
+    if theory.is_simulation:
+        raise ValueError("theory must be a theory Curve (risk of shape (T,))")
+    t_sim = np.asarray(sim.t, dtype=np.float64)
+    t_th = np.asarray(theory.t, dtype=np.float64)
+    th_risk = np.asarray(theory.risk, dtype=np.float64)
+    if t_sim.shape == t_th.shape and np.allclose(t_sim, t_th, rtol=1e-9, atol=1e-12):
+        predicted = th_risk
+    else:
+        if t_sim.max() > t_th.max() * (1 + 1e-9) or t_sim.min() < t_th.min() - 1e-12:
+            raise ValueError(f"theory covers t in [{t_th.min():g}, {t_th.max():g}], "
+                             f"the simulation [{t_sim.min():g}, {t_sim.max():g}]")
+        predicted = np.interp(t_sim, t_th, th_risk)
+    risk = np.asarray(sim.risk, dtype=np.float64)
+    finite_seeds = np.all(np.isfinite(risk), axis=1)
+    risk = risk[finite_seeds]
+    if risk.shape[0] < 2:
+        raise ValueError("fewer than 2 seeds stayed finite: nothing to compare")
+    mean = risk.mean(axis=0)
+    se = risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0])
+    diff = mean - predicted
+    # Where every seed agrees (se = 0, e.g. t = 0 where all start at the same state) z is
+    # undefined: such points count in the relative deviation only.
+    keep = np.isfinite(predicted) & (t_sim >= t_min)
+    idx = np.flatnonzero(keep)
+    if checkpoints is not None and idx.size > checkpoints:
+        idx = idx[np.unique(np.round(np.linspace(0, idx.size - 1, checkpoints)).astype(int))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(diff[idx]) / np.abs(predicted[idx])
+    zi = idx[se[idx] > 0]
+    z = diff[zi] / se[zi]
+    return Report(t=t_sim[idx], z=z, t_z=t_sim[zi], rel=rel, seeds=int(sim.risk.shape[0]),
+                  diverged_seeds=int((~finite_seeds).sum()),
+                  theory_diverged=bool(np.asarray(theory.diverged)))

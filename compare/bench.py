@@ -1,0 +1,82 @@
+"""Benchmarks: theory vs the simulation it replaces, and vmapped sweeps vs one curve.
+
+Timings are wall-clock on this machine; only ratios measured in the same run mean much.
+Each timing is the best of `repeats` runs after one warm-up run (which includes the
+compilation, reported separately).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+import simulate
+import theory
+
+
+def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """(first call incl. compilation, best of `repeats` later calls), in seconds."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - start)
+    return first, best
+
+
+def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+    """Least squares: exact recursion vs simulation (d=1000, 32 seeds, 1e5 samples, B=1), and a
+    1,000-point learning-rate sweep in one vmapped `predict` vs one curve."""
+    say = progress or (lambda msg: None)
+    d, seeds, samples, sweep_points = (200, 8, 10_000, 100) if quick else (1000, 32, 100_000, 1000)
+    sweep_t = samples / d / 10  # a tenth of the horizon keeps the sweep to seconds
+    spec = theory.spectra.power_law(d, 1.5)
+    problem = theory.LinearRegression(spec, theory.spectra.power_law_teacher(spec, 1.2), noise=0.1)
+    eta = 0.5 * float(theory.critical_lr(problem, 1))
+    opt = theory.SGD(eta)
+    t_end = samples / d
+
+    say("theory: one curve")
+    th_first, th_best = _timed(lambda: theory.predict(problem, opt, t=t_end, num_points=200).risk, 3)
+    say("ODE: one curve")
+    ode_first, ode_best = _timed(lambda: theory.predict(problem, opt, t=t_end, num_points=200,
+                                                        method="ode").risk, 3)
+    say(f"simulation: {seeds} seeds")
+    sim_first, sim_best = _timed(lambda: simulate.simulate(problem, opt, t=t_end, num_points=200,
+                                                           seeds=seeds, key=0, save_state=False).risk, 1)
+
+    lrs = jnp.linspace(0.05, 1.0, sweep_points) * float(theory.critical_lr(problem, 1))
+    sweep = jax.jit(jax.vmap(lambda lr: theory.predict(
+        problem, theory.SGD(lr), t=sweep_t, num_points=50, save_state=False).risk))
+    one = jax.jit(lambda lr: theory.predict(
+        problem, theory.SGD(lr), t=sweep_t, num_points=50, save_state=False).risk)
+    say(f"lr sweep: {sweep_points} learning rates in one vmapped call")
+    sw_first, sw_best = _timed(lambda: sweep(lrs), 1)
+    one_first, one_best = _timed(lambda: one(lrs[0]), 3)
+    return {
+        "family": "linreg",
+        "machine": {"platform": platform.platform(), "devices": [str(x) for x in jax.devices()],
+                    "jax": jax.__version__},
+        "setting": {"d": d, "seeds": seeds, "samples": samples, "batch": 1, "lr": eta,
+                    "spectrum": "power_law(alpha=1.5)", "sweep_points": sweep_points,
+                    "sweep_t": sweep_t},
+        "seconds": {"theory_recursion": th_best, "theory_ode": ode_best, "simulation": sim_best,
+                    "sweep_vmapped": sw_best, "sweep_one_curve": one_best},
+        "compile_and_first_run_seconds": {"theory_recursion": th_first, "theory_ode": ode_first,
+                                          "simulation": sim_first, "sweep_vmapped": sw_first,
+                                          "sweep_one_curve": one_first},
+        "ratios": {"simulation_over_recursion": sim_best / th_best,
+                   "simulation_over_ode": sim_best / ode_best,
+                   "sweep_over_one_curve": sw_best / one_best,
+                   "sweep_per_curve_over_one_curve": sw_best / one_best / sweep_points},
+    }
+
+
+BENCHES: dict[str, Callable[..., dict]] = {"linreg": bench_linreg}

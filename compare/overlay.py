@@ -1,0 +1,89 @@
+"""Theory-vs-simulation overlays: the figure a paper wants."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from theory import Curve
+
+_METHOD_LABELS = {"recursion": "exact recursion", "ode": "high-d ODE"}
+Y_LABEL = r"risk  $\frac{1}{2}\mathbb{E}[(f - f^*)^2]$"
+X_LABEL = r"$t$ = samples / $d$"
+
+
+def _finite(y: np.ndarray, logy: bool) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    bad = ~np.isfinite(y) | ((y <= 0) if logy else False)
+    return np.where(bad, np.nan, y)  # masked for drawing only
+
+
+def overlay(
+    theory: Curve | None,
+    sim: Curve | None = None,
+    *,
+    ax: Axes | None = None,
+    logy: bool = True,
+    logx: bool = False,
+    color: str = "C0",
+    max_seeds: int = 20,
+    label: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Plot a theory curve (line), and a simulation: mean ± one standard error (band) with up
+    to `max_seeds` individual seeds drawn faintly.
+
+    Pass `ax` to draw several overlays on one axis (then `label` tells them apart); the
+    figure of `ax` is returned. Divergence is marked with a dashed vertical line.
+    """
+    if theory is None and sim is None:
+        raise ValueError("overlay needs a theory curve, a simulation, or both")
+    if sim is not None and not sim.is_simulation:
+        raise ValueError("sim must be a simulated Curve (risk of shape (seeds, T))")
+    if theory is not None and theory.is_simulation:
+        raise ValueError("theory must be a theory Curve (risk of shape (T,))")
+    if ax is None:
+        fig = Figure(figsize=(6.4, 4.4), dpi=150, layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    prefix = f"{label}: " if label else ""
+    ref = theory if theory is not None else sim
+
+    if sim is not None:
+        t = np.asarray(sim.t, dtype=np.float64)
+        risk = np.asarray(sim.risk, dtype=np.float64)
+        for seed in risk[:max_seeds]:
+            ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1)
+        mean, se = sim.mean(), sim.stderr()
+        ax.fill_between(t, _finite(mean - se, logy), _finite(mean + se, logy), color=color,
+                        alpha=0.35, lw=0, zorder=2)
+        bad = int(np.sum(np.asarray(sim.diverged)))
+        extra = f", {bad} diverged" if bad else ""
+        ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3,
+                label=f"{prefix}simulation, d={sim.metadata.get('d')}, "
+                      f"mean ± SE of {sim.seeds} seeds{extra}")
+    if theory is not None:
+        method = _METHOD_LABELS.get(theory.metadata.get("method"), theory.metadata.get("method"))
+        ax.plot(np.asarray(theory.t), _finite(theory.risk, logy), "-",
+                color="black" if sim is not None else color, lw=1.6, zorder=4,
+                label=f"{prefix}theory ({method})")
+        if bool(np.asarray(theory.diverged)):
+            step = int(np.asarray(theory.diverged_step))
+            t_div = step * float(np.asarray(theory.t)[-1]) / max(int(np.asarray(theory.step)[-1]), 1)
+            ax.axvline(t_div, color="crimson", ls="--", lw=1,
+                       label=f"{prefix}theory diverged (step {step})")
+    ax.set_xlabel(X_LABEL)
+    ax.set_ylabel(Y_LABEL)
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log", nonpositive="mask")  # t = 0 is left out
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7.5, frameon=False)
+    if title is None:
+        title = f"{ref.problem.describe()}\n{ref.optimizer.describe()}"
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig

@@ -1,0 +1,10 @@
+"""hild.simulate: finite-d runs of the problems of theory/, jitted and vmapped over seeds.
+
+`simulate(problem, optimizer, steps | t=..., seeds=..., key=...)` is the one entry point;
+each family has its own module here and registers its simulator with `simulate_family`.
+"""
+
+from . import linreg
+from ._simulate import DTYPES, simulate, simulate_family
+
+__all__ = ["simulate", "simulate_family", "linreg", "DTYPES"]

@@ -1,0 +1,18 @@
+"""Strict JAX for every test: float64, no implicit rank promotion."""
+
+import jax
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, deterministic key per call within a test."""
+    counter = iter(range(10**6))
+
+    def _getkey():
+        return jax.random.key(next(counter))
+
+    return _getkey

@@ -1,0 +1,109 @@
+"""Reading plain-dict configs (parsed TOML) into hild objects, with errors that name the field.
+
+Every `from_config` reads its table through `Table`, which type-checks each value,
+rejects NaN/inf, and at `finish()` rejects fields it did not read, listing the allowed ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config field is missing, unknown, of the wrong type, or out of range."""
+
+
+_MISSING = object()
+
+
+class Table:
+    """A view of one config table that remembers which fields were read."""
+
+    def __init__(self, data: Any, path: str):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a table (got {type(data).__name__})")
+        self._data = data
+        self._path = path
+        self._read: list[str] = []
+
+    def _name(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def has(self, key: str) -> bool:
+        if key not in self._read:
+            self._read.append(key)
+        return key in self._data
+
+    def _get(self, key: str, default):
+        present = self.has(key)
+        if not present:
+            if default is _MISSING:
+                raise ConfigError(f"{self._name(key)}: missing required field")
+            return default
+        return self._data[key]
+
+    def number(self, key: str, default=_MISSING) -> float:
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        return self._as_float(self._name(key), value)
+
+    def integer(self, key: str, default=_MISSING) -> int:
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self._name(key)}: expected an integer "
+                              f"(got {value!r})")
+        return value
+
+    def string(self, key: str, choices: tuple[str, ...] | None = None, default=_MISSING) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"{self._name(key)}: expected a string (got {value!r})")
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{self._name(key)}: must be one of {', '.join(choices)} "
+                              f"(got {value!r})")
+        return value
+
+    def numbers(self, key: str, default=_MISSING) -> list[float]:
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, list):
+            raise ConfigError(f"{self._name(key)}: expected a list of numbers (got {value!r})")
+        return [self._as_float(f"{self._name(key)}[{i}]", v) for i, v in enumerate(value)]
+
+    def raw(self, key: str, default=_MISSING):
+        return self._get(key, default)
+
+    def table(self, key: str) -> "Table | None":
+        value = self._get(key, None)
+        if value is None:
+            return None
+        return Table(value, self._name(key))
+
+    def fail(self, key: str, message: str):
+        """Raise a ConfigError about field `key` of this table."""
+        raise ConfigError(f"{self._name(key)}: {message}")
+
+    def finish(self) -> None:
+        unknown = [k for k in self._data if k not in self._read]
+        if unknown:
+            allowed = ", ".join(self._read) or "none"
+            raise ConfigError(f"{self._name(unknown[0])}: unknown field (allowed here: {allowed})")
+
+    @staticmethod
+    def _as_float(name: str, value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number (got {value!r})")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: must be finite (got {value})")
+        return value
+
+
+def scalar(x) -> float:
+    """A concrete scalar field as a Python float, for `to_config`."""
+    return float(x)

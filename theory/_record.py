@@ -1,0 +1,111 @@
+"""Shared machinery of step-based dynamics: record grids and a scan that records and stops.
+
+`scan_with_records` runs a deterministic recursion (theory) or one stochastic run
+(simulation) for a static number of steps, records observables at given steps, and
+freezes the state when the risk leaves the finite range or crosses a threshold, so that a
+diverging run is reported with its step instead of producing NaN. The record steps and the
+number of active steps may be traced, so one compiled scan serves a `vmap` over batch sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+SPACINGS = ("linear", "log")
+DIVERGENCE_FACTOR = 1e4
+"""A run is diverged once its risk exceeds this factor times max(initial risk, floor), the
+floor being 1 or the family's noise level: no converging run of any family gets there."""
+
+
+def record_steps(num_steps: int, num_points: int, spacing: str = "linear") -> np.ndarray:
+    """Sorted unique steps in [0, num_steps], both ends included, about `num_points` of them."""
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {', '.join(SPACINGS)} (got {spacing!r})")
+    if num_points < 2:
+        raise ValueError(f"num_points must be an integer >= 2 (got {num_points})")
+    if num_steps < 1:
+        raise ValueError(f"steps must be an integer >= 1 (got {num_steps})")
+    if spacing == "linear":
+        grid = np.linspace(0, num_steps, num_points)
+    else:
+        grid = np.concatenate([[0.0], np.geomspace(1, num_steps, num_points - 1)])
+    return np.unique(np.round(grid).astype(np.int64))
+
+
+def divergence_threshold(risk0: Array, floor: Array | float = 1.0) -> Array:
+    return DIVERGENCE_FACTOR * jnp.maximum(risk0, floor)
+
+
+class Records(NamedTuple):
+    risk: Array            # (P,), inf after divergence
+    observed: Any          # pytree with leading axis P
+    diverged: Array        # ()
+    diverged_step: Array   # (), -1 if not diverged
+    final: Any             # the carry after the last active step
+
+
+def scan_with_records(
+    step: Callable[[Any, Array], Any],
+    observe: Callable[[Any], tuple[Array, Any]],
+    carry0: Any,
+    num_steps: int,
+    record_at: Array,
+    threshold: Array,
+    active_steps: Array | None = None,
+    progress: Callable[[Array], None] | None = None,
+    report_every: int = 1,
+) -> Records:
+    """Run `carry = step(carry, k)` for k = 0..num_steps-1 and record `observe(carry)` after
+    the steps listed in `record_at` (sorted, unique; 0 means the initial carry).
+
+    `observe(carry) -> (risk, observables)`. After the first step whose risk is not finite or
+    exceeds `threshold`, the carry stops changing, `diverged_step` is that step and every
+    later recorded risk is `inf`. With `active_steps`, steps beyond it leave the carry as is.
+    `progress(k)` is called from the host every `report_every` steps (it sees the unbatched
+    step, so under `vmap` it runs once per step, not once per seed).
+    """
+    record_at = jnp.asarray(record_at)
+    points = record_at.shape[0]
+    risk0, obs0 = observe(carry0)
+    dtype = jnp.result_type(risk0)
+    risk_buf = jnp.full((points,), jnp.inf, dtype=dtype)
+    obs_buf = jax.tree.map(lambda x: jnp.zeros((points,) + jnp.shape(x), jnp.result_type(x)), obs0)
+    first = record_at[0] == 0
+    risk_buf = risk_buf.at[0].set(jnp.where(first, risk0, risk_buf[0]))
+    obs_buf = jax.tree.map(lambda b, x: b.at[0].set(jnp.where(first, x, b[0])), obs_buf, obs0)
+    ptr = first.astype(jnp.int32)
+    start_bad = ~jnp.isfinite(risk0) | (risk0 > threshold)
+
+    def body(c, k):
+        carry, obs, rbuf, obuf, ptr, diverged, dstep = c
+        if progress is not None:
+            jax.lax.cond(k % report_every == 0, lambda: jax.debug.callback(progress, k),
+                         lambda: None)
+        new = step(carry, k - 1)
+        risk_new, obs_new = observe(new)
+        active = True if active_steps is None else k <= active_steps
+        bad = ~jnp.isfinite(risk_new) | (risk_new > threshold)
+        newly = active & ~diverged & bad
+        diverged = diverged | newly
+        dstep = jnp.where(newly, k, dstep)
+        advance = active & ~diverged
+        carry = jax.tree.map(lambda n, o: jnp.where(advance, n, o), new, carry)
+        obs = jax.tree.map(lambda n, o: jnp.where(advance, n, o), obs_new, obs)
+        idx = jnp.minimum(ptr, points - 1)
+        hit = (ptr < points) & (record_at[idx] == k)
+        value = jnp.where(diverged, jnp.inf, risk_new)
+        rbuf = rbuf.at[idx].set(jnp.where(hit, value, rbuf[idx]))
+        obuf = jax.tree.map(lambda b, x: b.at[idx].set(jnp.where(hit, x, b[idx])), obuf, obs)
+        return (carry, obs, rbuf, obuf, ptr + hit, diverged, dstep), None
+
+    init = (carry0, obs0, risk_buf, obs_buf, ptr, start_bad,
+            jnp.where(start_bad, 0, -1).astype(jnp.int32))
+    ks = jnp.arange(1, num_steps + 1, dtype=jnp.int32)
+    (final, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(body, init, ks)
+    return Records(rbuf, obuf, diverged, dstep, final)

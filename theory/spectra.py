@@ -1,0 +1,83 @@
+r"""Covariance spectra and targets for Gaussian-data problems.
+
+Spectra are eigenvalues $\lambda_1 \ge \dots \ge \lambda_d \ge 0$ of $\Sigma$, normalised to
+mean 1 ($\operatorname{tr}\Sigma = d$), so that with pre-activations $w\cdot x/\sqrt d$ an
+O(1) learning rate is stable at every d. Targets are the teacher's coefficients $\theta^*$
+in the eigenbasis, normalised so that $E[f^*(x)^2] = \sum_i \lambda_i \theta_i^{*2} = 1$.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_integer, check_range
+
+
+def _normalise(eigs: np.ndarray) -> np.ndarray:
+    return eigs / eigs.mean()
+
+
+def isotropic(d: int) -> np.ndarray:
+    r"""$\Sigma = I_d$."""
+    check_integer("d", d)
+    return np.ones(d)
+
+
+def power_law(d: int, alpha: float) -> np.ndarray:
+    r"""$\lambda_i \propto i^{-\alpha}$, $i = 1..d$ (the capacity condition of kernel regression)."""
+    check_integer("d", d)
+    check_range("alpha", alpha, low=0.0)
+    return _normalise(np.arange(1, d + 1, dtype=np.float64) ** (-alpha))
+
+
+def two_bulk(d: int, ratio: float = 10.0, fraction: float = 0.5) -> np.ndarray:
+    r"""A fraction `fraction` of the eigenvalues at $\lambda_+$, the rest at $\lambda_+/\text{ratio}$."""
+    check_integer("d", d)
+    check_range("ratio", ratio, low=1.0)
+    check_range("fraction", fraction, low=0.0, high=1.0)
+    high = int(round(fraction * d))
+    return _normalise(np.concatenate([np.full(high, float(ratio)), np.ones(d - high)]))
+
+
+def marchenko_pastur(d: int, aspect: float = 0.5) -> np.ndarray:
+    r"""The d quantiles (at $(i - 1/2)/d$) of the Marchenko–Pastur law with ratio
+    $c \in (0, 1]$: density $\sqrt{(b-x)(x-a)}/(2\pi c x)$ on $[a, b] = [(1\mp\sqrt c)^2]$,
+    the spectrum of a sample covariance of $d/c$ isotropic samples."""
+    check_integer("d", d)
+    check_range("aspect", aspect, low=0.0, high=1.0, low_open=True)
+    a, b = (1 - np.sqrt(aspect)) ** 2, (1 + np.sqrt(aspect)) ** 2
+    x = np.linspace(a, b, 200_001)
+    density = np.sqrt(np.clip((b - x) * (x - a), 0.0, None)) / (2 * np.pi * aspect * x)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(x))])
+    cdf /= cdf[-1]
+    quantiles = np.interp((np.arange(d) + 0.5) / d, cdf, x)
+    return _normalise(np.sort(quantiles)[::-1].copy())
+
+
+SPECTRA = {"isotropic": isotropic, "power_law": power_law, "two_bulk": two_bulk,
+           "marchenko_pastur": marchenko_pastur}
+
+
+def flat_teacher(spectrum) -> np.ndarray:
+    r"""Equal coefficients $\theta^*_i = c$ with $\sum_i \lambda_i c^2 = 1$."""
+    spectrum = np.asarray(spectrum, dtype=np.float64)
+    return np.full(spectrum.shape, 1.0 / np.sqrt(spectrum.sum()))
+
+
+def power_law_teacher(spectrum, beta: float) -> np.ndarray:
+    r"""Source condition: the target's power in eigendirection i (in the order given),
+    $\lambda_i \theta_i^{*2} \propto i^{-\beta}$, normalised to $\sum_i \lambda_i\theta_i^{*2} = 1$.
+    Directions with $\lambda_i = 0$ get $\theta^*_i = 0$."""
+    check_range("beta", beta, low=0.0)
+    spectrum = np.asarray(spectrum, dtype=np.float64)
+    power = np.arange(1, spectrum.size + 1, dtype=np.float64) ** (-beta)
+    power = np.where(spectrum > 0, power, 0.0)
+    power /= power.sum()
+    safe = np.where(spectrum > 0, spectrum, 1.0)
+    return np.where(spectrum > 0, np.sqrt(power / safe), 0.0)
+
+
+TEACHERS = {"flat": flat_teacher, "power_law": power_law_teacher}
+
+__all__ = ["isotropic", "power_law", "two_bulk", "marchenko_pastur", "flat_teacher",
+           "power_law_teacher", "SPECTRA", "TEACHERS"]
