@@ -9,7 +9,7 @@ from ._config import ConfigError, Table
 from ._curve import Curve
 from ._predict import Horizon, make_horizon, predict, predict_family
 from ._problem import AbstractProblem, families, problem_class
-from ._record import divergence_threshold, record_steps, scan_with_records
+from ._record import divergence_threshold, record_steps, record_times, scan_with_records
 from .linreg import LinearRegression, ModeMoments, critical_lr
 from .optim import SGD, AbstractOptimizer, optimizer_from_config
 
@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "predict", "predict_family", "Horizon", "make_horizon", "Curve", "AbstractProblem", "AbstractOptimizer",
     "SGD", "LinearRegression", "ModeMoments", "critical_lr", "schedules", "spectra", "families",
-    "problem_class", "optimizer_from_config", "record_steps", "scan_with_records",
+    "problem_class", "optimizer_from_config", "record_steps", "record_times", "scan_with_records",
     "divergence_threshold", "ConfigError", "Table",
     "__version__",
 ]

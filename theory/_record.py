@@ -38,6 +38,18 @@ def record_steps(num_steps: int, num_points: int, spacing: str = "linear") -> np
     return np.unique(np.round(grid).astype(np.int64))
 
 
+def record_times(t_end: float, num_points: int, spacing: str = "linear") -> np.ndarray:
+    """Recorded times for families whose theory has no d (ODEs in t = samples/d): 0 and
+    `t_end` included; "log" spacing puts `num_points - 1` points on [t_end/1000, t_end]."""
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {', '.join(SPACINGS)} (got {spacing!r})")
+    if num_points < 2:
+        raise ValueError(f"num_points must be an integer >= 2 (got {num_points})")
+    if spacing == "linear":
+        return np.linspace(0.0, t_end, num_points)
+    return np.concatenate([[0.0], np.geomspace(t_end / 1000, t_end, num_points - 1)])
+
+
 def divergence_threshold(risk0: Array, floor: Array | float = 1.0) -> Array:
     return DIVERGENCE_FACTOR * jnp.maximum(risk0, floor)
 
