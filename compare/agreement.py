@@ -94,15 +94,17 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
     mean = risk.mean(axis=0)
     se = risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0])
     diff = mean - predicted
-    # Where every seed agrees (se = 0, e.g. t = 0 where all start at the same state) z is
-    # undefined: such points count in the relative deviation only.
+    # Where every seed agrees up to round-off (e.g. t = 0, where all start at the same
+    # state) z is undefined: such points count in the relative deviation only.
+    dtype = np.dtype(sim.metadata.get("dtype", "float64"))
+    deterministic = se <= 100 * np.finfo(dtype).eps * np.abs(mean)
     keep = np.isfinite(predicted) & (t_sim >= t_min)
     idx = np.flatnonzero(keep)
     if checkpoints is not None and idx.size > checkpoints:
         idx = idx[np.unique(np.round(np.linspace(0, idx.size - 1, checkpoints)).astype(int))]
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.abs(diff[idx]) / np.abs(predicted[idx])
-    zi = idx[se[idx] > 0]
+    zi = idx[~deterministic[idx]]
     z = diff[zi] / se[zi]
     return Report(t=t_sim[idx], z=z, t_z=t_sim[zi], rel=rel, seeds=int(sim.risk.shape[0]),
                   diverged_seeds=int((~finite_seeds).sum()),

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
+import io
 import json
 import sys
 from pathlib import Path
 
+import equinox as eqx
 import jax
+import numpy as np
 
-from theory import ConfigError, Curve, predict
+from theory import SGD, ConfigError, Curve, predict, schedules
 from theory._io import atomic_write, atomic_write_text
 
 from . import config as config_mod
+from . import tune as tune_mod
+from . import tune_figures
 from .agreement import agreement
 from .bench import BENCHES
 from .overlay import overlay
 from .progress import ProgressBar
 
 EXIT_USAGE = 2
+AGREEMENT_CHECKPOINTS = 10  # z at a handful of points, not hundreds of correlated ones (THEORY.md §0)
 
 DESCRIPTION = """\
 hild predicts learning curves of SGD-type algorithms in high dimensions from deterministic
@@ -29,6 +37,7 @@ the family chosen by --family), validates every field, runs, and writes to -o DI
   predict   theory.csv/.json (+ theory.state.npz) and theory.png
   simulate  simulation.csv/.json (+ .state.npz) and simulation.png
   compare   both, overlay.png and agreement.json (max |z|, max relative deviation)
+  tune      hyperparameters from theory ([tune] table), the choice simulated
 Files are written atomically. A bad config prints one line naming the field and exits 2.
 """
 
@@ -96,7 +105,7 @@ def cmd_run(args) -> int:
         print(_summary("simulation", sim_curve))
     report = None
     if theory_curve is not None and sim_curve is not None:
-        report = agreement(theory_curve, sim_curve)
+        report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
         print(f"agreement: {report}")
     # everything ran: now write, each file atomically
     out.mkdir(parents=True, exist_ok=True)
@@ -119,6 +128,86 @@ def cmd_run(args) -> int:
         _write_figure(fig, path)
         written.append(path)
     _copy_config(job, out)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _tune_optimizer(job: config_mod.Job):
+    """The optimizer to tune and the paths: a gradient run over `schedule_pieces` optimises
+    a piecewise-constant schedule on [0, budget] that starts flat at the config's lr."""
+    tune_cfg, opt = job.tune, job.optimizer
+    space = tune_cfg["space"]
+    pieces = tune_cfg.get("schedule_pieces", 0)
+    if tune_cfg["engine"] == "gradient" and pieces:
+        if callable(opt.lr):
+            raise ConfigError("tune.gradient.schedule_pieces: start from a constant optimizer.lr, "
+                              "not a schedule")
+        flat = schedules.piecewise_constant(np.full(pieces, float(opt.lr)), t_max=tune_cfg["budget"])
+        opt = eqx.tree_at(lambda o: o.lr, opt, flat)
+        space = ["lr.values"] + [p for p in space if p != "lr.values"]
+    return opt, space
+
+
+def cmd_tune(args) -> int:
+    job = config_mod.load(args.config, args.family)
+    if job.tune is None:
+        raise ConfigError("tune: missing table [tune] (see `hild example`)")
+    cfg = job.tune
+    start, space = _tune_optimizer(job)
+    bar = ProgressBar(f"tuning ({cfg['engine']})")
+    try:
+        result = tune_mod.tune(job.problem, start, space, cfg["budget"], objective=cfg["objective"],
+                               target=cfg.get("target"), engine=cfg["engine"],
+                               num_points=cfg["num_points"], key=cfg.get("key"),
+                               num_random=cfg.get("num_random", 256),
+                               iterations=cfg.get("iterations", 200),
+                               learning_rate=cfg.get("learning_rate", 0.05), progress=bar,
+                               **job.theory)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"tune: {err}") from None
+    finally:
+        bar.close()
+    print(f"chosen: {result.best.describe()}  ({cfg['objective']} = {result.best_value:.4g} "
+          f"at budget t = {cfg['budget']:g}, theory)")
+    chosen_job = dataclasses.replace(job, optimizer=result.best,
+                                     horizon={"t": cfg["budget"], "num_points": cfg["num_points"]})
+    theory_curve = _run_theory(chosen_job)
+    sim_curve = _run_simulation(chosen_job)
+    report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
+    print(f"simulation of the choice: {_summary('simulation', sim_curve)}")
+    print(f"agreement: {report}")
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    header, rows = result.table()
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header] + rows)
+    written = [atomic_write_text(out / "candidates.csv", buf.getvalue())]
+    chosen = {k: v for k, v in job.raw.items() if k not in ("tune", "horizon", "optimizer")}
+    chosen["optimizer"] = result.best.to_config()
+    chosen["horizon"] = {"t": cfg["budget"], "num_points": cfg["num_points"]}
+    written.append(atomic_write_text(out / "chosen.toml", config_mod.dumps(chosen)))
+    summary = {"engine": cfg["engine"], "objective": cfg["objective"], "budget": cfg["budget"],
+               "best_value": result.best_value, "chosen": result.best.to_config(),
+               "candidates": len(rows), "agreement": report.to_dict()}
+    written.append(atomic_write_text(out / "tune.json", json.dumps(summary, indent=2)))
+    axes = tune_figures.diagram_axes(result)
+    if axes is not None:
+        x, y = axes
+        critical = (tune_figures.analytic_critical_lr(job.problem, np.unique(result.candidates[y]))
+                    if (x, y) == ("lr", "batch") else None)
+        fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
+                                         title=job.problem.describe())
+        _write_figure(fig, out / "phase_diagram.png")
+        written.append(out / "phase_diagram.png")
+    if cfg["engine"] == "gradient" and isinstance(result.best, SGD):
+        fig = tune_figures.schedule_figure({"start": start, "chosen": result.best}, cfg["budget"])
+        _write_figure(fig, out / "schedule.png")
+        written.append(out / "schedule.png")
+    fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
+                  max_seeds=job.plot["max_seeds"])
+    _write_figure(fig, out / "overlay.png")
+    written.append(out / "overlay.png")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -156,6 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--family", default="linreg",
                        help="family of the embedded example when no config is given (default: linreg)")
         p.set_defaults(func=cmd_run)
+    p = sub.add_parser("tune", help="hyperparameters from theory, confirmed by simulation",
+                       description="hild tune: choose hyperparameters from theory ([tune] table), "
+                                   "then simulate the choice. Writes candidates.csv, chosen.toml "
+                                   "(ready for `hild simulate`), tune.json, overlay.png, and "
+                                   "phase_diagram.png (lr x batch grids) or schedule.png "
+                                   "(gradient engine).",
+                       epilog=_config_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?", help="TOML config with a [tune] table (default: the embedded example)")
+    p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
+    p.add_argument("--family", default="linreg",
+                   help="family of the embedded example when no config is given (default: linreg)")
+    p.set_defaults(func=cmd_tune)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
     p.add_argument("family", choices=sorted(BENCHES))
     p.add_argument("-o", "--output", help="folder for bench_<family>.json")

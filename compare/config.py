@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import simulate
 import theory
 from theory import AbstractOptimizer, AbstractProblem, ConfigError, Table
@@ -31,6 +33,8 @@ class Job:
     simulation: dict[str, Any]
     plot: dict[str, Any]
     source: str
+    tune: dict[str, Any] | None = None
+    raw: dict = dataclasses.field(default_factory=dict)
 
 
 def default_families() -> list[str]:
@@ -106,52 +110,179 @@ def parse(data: dict, source: str = "<dict>") -> Job:
     problem_cls = theory.problem_class(family)
     problem = _build("problem", lambda: problem_cls.from_config(_required(top, "problem")))
     optimizer = _build("optimizer", lambda: theory.optimizer_from_config(_required(top, "optimizer")))
-
-    horizon_table = _required(top, "horizon")
-    horizon = {}
-    for key in ("steps", "t"):
-        if horizon_table.has(key):
-            horizon[key] = (horizon_table.integer(key) if key == "steps"
-                            else horizon_table.number(key))
-    horizon["num_points"] = horizon_table.integer("num_points", 200)
-    horizon["spacing"] = horizon_table.string("spacing", ("linear", "log"), "linear")
-    horizon_table.finish()
-    _build("horizon", lambda: theory.make_horizon(
-        horizon.get("steps"), horizon.get("t"), horizon["num_points"], horizon["spacing"]))
-
+    tune = _parse_tune(top.table("tune"), optimizer)
+    horizon_table = top.table("horizon")
+    if horizon_table is None:
+        if tune is None:
+            raise ConfigError("horizon: missing required table [horizon]")
+        horizon = {"t": tune["budget"], "num_points": tune["num_points"], "spacing": "linear"}
+    else:
+        horizon = _parse_horizon(horizon_table)
     theory_opts = _options(top.table("theory"),
                            _family_options(theory.predict_family, problem_cls, set()))
-    sim_table = top.table("simulation")
+    simulation = _parse_simulation(top.table("simulation"), problem_cls)
+    plot = _parse_plot(top.table("plot"))
+    top.finish()
+    return Job(family, problem, optimizer, horizon, theory_opts, simulation, plot, source, tune,
+               data)
+
+
+def _parse_horizon(table: Table) -> dict[str, Any]:
+    horizon: dict[str, Any] = {}
+    if table.has("steps"):
+        horizon["steps"] = table.integer("steps")
+    if table.has("t"):
+        horizon["t"] = table.number("t")
+    horizon["num_points"] = table.integer("num_points", 200)
+    horizon["spacing"] = table.string("spacing", ("linear", "log"), "linear")
+    table.finish()
+    _build("horizon", lambda: theory.make_horizon(
+        horizon.get("steps"), horizon.get("t"), horizon["num_points"], horizon["spacing"]))
+    return horizon
+
+
+def _parse_simulation(table: Table | None, problem_cls) -> dict[str, Any]:
     simulation: dict[str, Any] = {"seeds": 32, "key": 0, "dtype": "float32"}
-    if sim_table is not None:
-        simulation["seeds"] = sim_table.integer("seeds", 32)
-        simulation["key"] = sim_table.integer("key", 0)
-        if sim_table.has("d"):
-            simulation["d"] = sim_table.integer("d")
-        simulation["dtype"] = sim_table.string("dtype", tuple(simulate.DTYPES), "float32")
+    if table is not None:
+        simulation["seeds"] = table.integer("seeds", 32)
+        simulation["key"] = table.integer("key", 0)
+        if table.has("d"):
+            simulation["d"] = table.integer("d")
+        simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
         base = {"d", "seeds", "key", "dtype", "progress"}
         for key in _family_options(simulate.simulate_family, problem_cls, base):
-            if sim_table.has(key):
-                simulation[key] = sim_table.raw(key)
-        sim_table.finish()
+            if table.has(key):
+                simulation[key] = table.raw(key)
+        table.finish()
     if simulation["seeds"] < 2:
         raise ConfigError(f"simulation.seeds: must be an integer >= 2 (got {simulation['seeds']})")
     if "d" in simulation and simulation["d"] < 1:
         raise ConfigError(f"simulation.d: must be an integer >= 1 (got {simulation['d']})")
+    return simulation
 
-    plot_table = top.table("plot")
+
+def _parse_plot(table: Table | None) -> dict[str, Any]:
     plot = {"logy": True, "logx": False, "max_seeds": 20}
-    if plot_table is not None:
+    if table is not None:
         for key in ("logy", "logx"):
-            if plot_table.has(key):
-                value = plot_table.raw(key)
+            if table.has(key):
+                value = table.raw(key)
                 if not isinstance(value, bool):
-                    plot_table.fail(key, f"expected true or false (got {value!r})")
+                    table.fail(key, f"expected true or false (got {value!r})")
                 plot[key] = value
-        plot["max_seeds"] = plot_table.integer("max_seeds", 20)
-        plot_table.finish()
-    top.finish()
-    return Job(family, problem, optimizer, horizon, theory_opts, simulation, plot, source)
+        plot["max_seeds"] = table.integer("max_seeds", 20)
+        table.finish()
+    return plot
+
+
+def _parse_tune(table: Table | None, optimizer: AbstractOptimizer) -> dict[str, Any] | None:
+    """[tune]: engine, objective, budget, target, num_points, and the engine's own table."""
+    from .tune import ENGINES, OBJECTIVES, check_objective, get_path
+
+    if table is None:
+        return None
+    tune: dict[str, Any] = {
+        "engine": table.string("engine", ENGINES, "grid"),
+        "objective": table.string("objective", OBJECTIVES, "final"),
+        "budget": table.number("budget"),
+        "num_points": table.integer("num_points", 100),
+    }
+    if tune["budget"] <= 0:
+        table.fail("budget", f"must be > 0 (samples/d) (got {tune['budget']})")
+    if tune["num_points"] < 2:
+        table.fail("num_points", f"must be an integer >= 2 (got {tune['num_points']})")
+    if table.has("target"):
+        tune["target"] = table.number("target")
+    _build("tune", lambda: check_objective(tune["objective"], tune.get("target")))
+    engine = table.table(tune["engine"])
+    if engine is None:
+        raise ConfigError(f"tune.{tune['engine']}: missing table [tune.{tune['engine']}]")
+    for other in ENGINES:
+        if other != tune["engine"] and table.has(other):
+            table.fail(other, f"not used by engine {tune['engine']!r}; remove it")
+    if tune["engine"] == "grid":
+        space = {path: _axis(engine, path) for path in engine.keys()}
+    elif tune["engine"] == "random":
+        tune["num_random"] = engine.integer("num", 256)
+        tune["key"] = engine.integer("key", 0)
+        space = {path: _range(engine, path) for path in engine.keys() if path not in ("num", "key")}
+    else:
+        tune["iterations"] = engine.integer("iterations", 200)
+        tune["learning_rate"] = engine.number("learning_rate", 0.05)
+        tune["schedule_pieces"] = engine.integer("schedule_pieces", 0)
+        paths = engine.raw("paths", [])
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            engine.fail("paths", f"expected a list of strings (got {paths!r})")
+        if tune["schedule_pieces"] < 0 or (tune["schedule_pieces"] == 0 and not paths):
+            engine.fail("schedule_pieces", "give schedule_pieces >= 1 or a non-empty paths list")
+        space = (["lr.values"] if tune["schedule_pieces"] else []) + list(paths)
+    engine.finish()
+    table.finish()
+    if not space:
+        raise ConfigError(f"tune.{tune['engine']}: no hyperparameters to tune")
+    for path in space:
+        if path not in ("lr.values",):
+            _build(f"tune.{tune['engine']}.{path}", lambda p=path: get_path(optimizer, p))
+    tune["space"] = space
+    return tune
+
+
+def _axis(table: Table, path: str):
+    value = table.raw(path)
+    if isinstance(value, list):
+        return table.numbers(path)
+    spec = table.table(path)
+    low, high = spec.number("min"), spec.number("max")
+    num, log = spec.integer("num"), spec.raw("log", False)
+    spec.finish()
+    if not isinstance(log, bool):
+        spec.fail("log", f"expected true or false (got {log!r})")
+    if num < 1 or not high > low or (log and low <= 0):
+        spec.fail("num", "needs num >= 1, min < max, and min > 0 for a log axis")
+    return np.geomspace(low, high, num) if log else np.linspace(low, high, num)
+
+
+def _range(table: Table, path: str):
+    spec = table.table(path)
+    low, high, log = spec.number("min"), spec.number("max"), spec.raw("log", False)
+    spec.finish()
+    if not isinstance(log, bool) or not high > low or (log and low <= 0):
+        spec.fail("max", "needs min < max (min > 0 for log = true)")
+    return (low, high, "log") if log else (low, high)
+
+
+def dumps(data: dict) -> str:
+    """A small TOML writer for configs: scalars, lists and (inline) tables."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for name, table in data.items():
+        if isinstance(table, dict):
+            lines += _toml_table(name, table)
+    return "\n".join(lines) + "\n"
+
+
+def _toml_table(name: str, table: dict) -> list[str]:
+    lines = ["", f"[{name}]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    for key, sub in table.items():
+        if isinstance(sub, dict):
+            lines += _toml_table(f"{name}.{key}", sub)
+    return lines
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
 def _required(top: Table, name: str) -> Table:

@@ -34,8 +34,9 @@ def overlay(
     """Plot a theory curve (line), and a simulation: mean ± one standard error (band) with up
     to `max_seeds` individual seeds drawn faintly.
 
-    Pass `ax` to draw several overlays on one axis (then `label` tells them apart); the
-    figure of `ax` is returned. Divergence is marked with a dashed vertical line.
+    Pass `ax` to draw several overlays on one axis (then `label` tells them apart and the
+    theory line takes `color` too); the figure of `ax` is returned. Where theory diverged
+    (its second moment blew up) a dashed vertical line marks the step.
     """
     if theory is None and sim is None:
         raise ValueError("overlay needs a theory curve, a simulation, or both")
@@ -48,7 +49,6 @@ def overlay(
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    prefix = f"{label}: " if label else ""
     ref = theory if theory is not None else sim
 
     if sim is not None:
@@ -57,25 +57,28 @@ def overlay(
         for seed in risk[:max_seeds]:
             ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1)
         mean, se = sim.mean(), sim.stderr()
-        ax.fill_between(t, _finite(mean - se, logy), _finite(mean + se, logy), color=color,
-                        alpha=0.35, lw=0, zorder=2)
+        with np.errstate(invalid="ignore"):  # inf - inf where a seed diverged: not drawn
+            low, high = _finite(mean - se, logy), _finite(mean + se, logy)
+        ax.fill_between(t, low, high, color=color, alpha=0.35, lw=0, zorder=2)
         bad = int(np.sum(np.asarray(sim.diverged)))
         extra = f", {bad} diverged" if bad else ""
-        ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3,
-                label=f"{prefix}simulation, d={sim.metadata.get('d')}, "
-                      f"mean ± SE of {sim.seeds} seeds{extra}")
+        what = (f"{label}: simulation, {sim.seeds} seeds{extra}" if label else
+                f"simulation, d={sim.metadata.get('d')}, mean ± SE of {sim.seeds} seeds{extra}")
+        ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3, label=what)
     if theory is not None:
         method = _METHOD_LABELS.get(theory.metadata.get("method"), theory.metadata.get("method"))
-        ax.plot(np.asarray(theory.t), _finite(theory.risk, logy), "-",
-                color="black" if sim is not None else color, lw=1.6, zorder=4,
-                label=f"{prefix}theory ({method})")
+        line_color = "black" if (sim is not None and not label) else color
+        ax.plot(np.asarray(theory.t), _finite(theory.risk, logy), "-", color=line_color, lw=1.6,
+                zorder=4, label=f"{label}: theory" if label else f"theory ({method})")
         if bool(np.asarray(theory.diverged)):
+            t_th = np.asarray(theory.t, dtype=np.float64)
+            t_div = t_th[np.argmax(~np.isfinite(np.asarray(theory.risk)))]  # first inf point
             step = int(np.asarray(theory.diverged_step))
-            t_div = step * float(np.asarray(theory.t)[-1]) / max(int(np.asarray(theory.step)[-1]), 1)
-            ax.axvline(t_div, color="crimson", ls="--", lw=1,
-                       label=f"{prefix}theory diverged (step {step})")
+            when = f"step {step}" if step >= 0 else f"t ≤ {t_div:.3g}"
+            ax.axvline(t_div, color=line_color, ls="--", lw=1,
+                       label=f"{label + ': ' if label else ''}theory diverged ({when})")
     ax.set_xlabel(X_LABEL)
-    ax.set_ylabel(Y_LABEL)
+    ax.set_ylabel(ref.metadata.get("risk_label", Y_LABEL))  # a family may plot another error
     if logy:
         ax.set_yscale("log")
     if logx:

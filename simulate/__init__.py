@@ -5,6 +5,10 @@ each family has its own module here and registers its simulator with `simulate_f
 """
 
 from . import linreg
+from .committee import measure_overlaps
+from . import sensing
 from ._simulate import DTYPES, simulate, simulate_family
 
 __all__ = ["simulate", "simulate_family", "linreg", "DTYPES"]
+__all__ += ["sensing"]
+__all__ += ["committee", "measure_overlaps"]

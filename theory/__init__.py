@@ -12,6 +12,8 @@ from ._problem import AbstractProblem, families, problem_class
 from ._record import divergence_threshold, record_steps, record_times, scan_with_records
 from .linreg import LinearRegression, ModeMoments, critical_lr
 from .optim import SGD, AbstractOptimizer, optimizer_from_config
+from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
+from .sensing import BilinearState, ProxLinear, RankOneSensing, SymmetricState
 
 __version__ = "0.1.0"
 
@@ -22,3 +24,5 @@ __all__ = [
     "divergence_threshold", "ConfigError", "Table",
     "__version__",
 ]
+__all__ += ["ProxLinear", "RankOneSensing", "BilinearState", "SymmetricState"]
+__all__ += ["CommitteeMachine", "Overlaps", "find_plateau", "random_init"]

@@ -30,6 +30,10 @@ class Table:
     def _name(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
+    def keys(self) -> list[str]:
+        """The fields present in this table."""
+        return list(self._data)
+
     def has(self, key: str) -> bool:
         if key not in self._read:
             self._read.append(key)

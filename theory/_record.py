@@ -74,7 +74,8 @@ def scan_with_records(
     report_every: int = 1,
 ) -> Records:
     """Run `carry = step(carry, k)` for k = 0..num_steps-1 and record `observe(carry)` after
-    the steps listed in `record_at` (sorted, unique; 0 means the initial carry).
+    the steps listed in `record_at` (non-decreasing; repeats get the same record; 0 means the
+    initial carry).
 
     `observe(carry) -> (risk, observables)`. After the first step whose risk is not finite or
     exceeds `threshold`, the carry stops changing, `diverged_step` is that step and every
@@ -91,11 +92,11 @@ def scan_with_records(
     first = record_at[0] == 0
     risk_buf = risk_buf.at[0].set(jnp.where(first, risk0, risk_buf[0]))
     obs_buf = jax.tree.map(lambda b, x: b.at[0].set(jnp.where(first, x, b[0])), obs_buf, obs0)
-    ptr = first.astype(jnp.int32)
+    ptr = jnp.searchsorted(record_at, 0, side="right").astype(jnp.int32)
     start_bad = ~jnp.isfinite(risk0) | (risk0 > threshold)
 
     def body(c, k):
-        carry, obs, rbuf, obuf, ptr, diverged, dstep = c
+        carry, risk, obs, rbuf, obuf, ptr, diverged, dstep = c
         if progress is not None:
             jax.lax.cond(k % report_every == 0, lambda: jax.debug.callback(progress, k),
                          lambda: None)
@@ -108,16 +109,19 @@ def scan_with_records(
         dstep = jnp.where(newly, k, dstep)
         advance = active & ~diverged
         carry = jax.tree.map(lambda n, o: jnp.where(advance, n, o), new, carry)
+        risk = jnp.where(advance, risk_new, risk)
         obs = jax.tree.map(lambda n, o: jnp.where(advance, n, o), obs_new, obs)
         idx = jnp.minimum(ptr, points - 1)
         hit = (ptr < points) & (record_at[idx] == k)
-        value = jnp.where(diverged, jnp.inf, risk_new)
+        value = jnp.where(diverged, jnp.inf, risk)
         rbuf = rbuf.at[idx].set(jnp.where(hit, value, rbuf[idx]))
         obuf = jax.tree.map(lambda b, x: b.at[idx].set(jnp.where(hit, x, b[idx])), obuf, obs)
-        return (carry, obs, rbuf, obuf, ptr + hit, diverged, dstep), None
+        ptr = jnp.where(hit, jnp.searchsorted(record_at, k, side="right"), ptr).astype(jnp.int32)
+        return (carry, risk, obs, rbuf, obuf, ptr, diverged, dstep), None
 
-    init = (carry0, obs0, risk_buf, obs_buf, ptr, start_bad,
+    init = (carry0, risk0, obs0, risk_buf, obs_buf, ptr, start_bad,
             jnp.where(start_bad, 0, -1).astype(jnp.int32))
     ks = jnp.arange(1, num_steps + 1, dtype=jnp.int32)
-    (final, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(body, init, ks)
-    return Records(rbuf, obuf, diverged, dstep, final)
+    (final, _, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(body, init, ks)
+    first_of = jnp.searchsorted(record_at, record_at, side="left")  # repeats: copy the first
+    return Records(rbuf[first_of], jax.tree.map(lambda b: b[first_of], obuf), diverged, dstep, final)

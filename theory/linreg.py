@@ -29,7 +29,7 @@ from ._config import Table
 from ._curve import Curve
 from ._predict import Horizon, predict_family
 from ._problem import AbstractProblem
-from ._record import divergence_threshold, record_steps, scan_with_records
+from ._record import divergence_threshold, record_steps, record_times, scan_with_records
 from .optim import SGD
 
 METHODS = ("recursion", "ode")
@@ -62,6 +62,9 @@ class LinearRegression(AbstractProblem):
 
     def __init__(self, spectrum, teacher=None, noise=0.0, init=None):
         check_vector("LinearRegression.spectrum", spectrum)
+        check_range("LinearRegression.spectrum", spectrum, low=0.0)
+        if is_concrete(spectrum) and not np.sum(np.asarray(spectrum, dtype=np.float64)) > 0:
+            raise ValueError("LinearRegression.spectrum must have a positive entry (got all zeros)")
         self.spectrum = jnp.asarray(spectrum, dtype=float)
         if teacher is None:
             teacher = spectra.flat_teacher(spectrum)
@@ -70,9 +73,6 @@ class LinearRegression(AbstractProblem):
         self.init = jnp.zeros_like(self.spectrum) if init is None else jnp.asarray(init, dtype=float)
 
     def __check_init__(self):
-        check_range("LinearRegression.spectrum", self.spectrum, low=0.0)
-        if is_concrete(self.spectrum) and not float(jnp.sum(self.spectrum)) > 0:
-            raise ValueError("LinearRegression.spectrum must have a positive entry (got all zeros)")
         d = self.spectrum.shape[0]
         check_vector("LinearRegression.teacher", self.teacher, size=d)
         check_vector("LinearRegression.init", self.init, size=d)
@@ -181,7 +181,8 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
 
 
 def steps_for(problem: LinearRegression, optimizer: SGD, horizon: Horizon) -> int:
-    """Optimizer iterations of a horizon (t samples/d means ceil(t d / B) steps)."""
+    """Optimizer iterations of a horizon (t samples/d means ceil(t d / B) steps); needs a
+    concrete batch."""
     if horizon.steps is not None:
         return horizon.steps
     batch = optimizer.static_batch()
@@ -196,7 +197,7 @@ def _make_curve(problem, optimizer, steps_rec, risk, state, diverged, dstep, met
                  metadata={"family": "linreg", "method": method, "d": problem.d})
 
 
-def _recursion(problem: LinearRegression, optimizer: SGD, num_steps: int, rec: np.ndarray,
+def _recursion(problem: LinearRegression, optimizer: SGD, num_steps: int, rec, active,
                init: ModeMoments, save_state: bool):
     lam, d = problem.spectrum, problem.d
     batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
@@ -219,11 +220,12 @@ def _recursion(problem: LinearRegression, optimizer: SGD, num_steps: int, rec: n
 
     a0 = init.a
     threshold = divergence_threshold(problem.risk(a0), jnp.maximum(1.0, noise_var))
-    return scan_with_records(step, observe, (a0, a0, a0), num_steps, jnp.asarray(rec), threshold)
+    return scan_with_records(step, observe, (a0, a0, a0), num_steps, jnp.asarray(rec), threshold,
+                             active_steps=active)
 
 
-def _ode(problem: LinearRegression, optimizer: SGD, num_steps: int, rec: np.ndarray,
-         init: ModeMoments, save_state: bool, rtol: float, atol: float, max_steps: int):
+def _ode(problem: LinearRegression, optimizer: SGD, rec, init: ModeMoments, save_state: bool,
+         rtol: float, atol: float, max_steps: int):
     r"""High-d limit in w units, $\tilde a_i = d\,a_i$, $R = \frac{1}{2d}\sum_j\lambda_j\tilde a_j$:
     $d\tilde a_i/dt = -(2\eta'/B)\lambda_i\tilde a_i + (\eta'^2/B^2)\lambda_i(2R + \sigma^2)$,
     $\eta' = \eta(t)/(1-\beta)$ (heavy ball with a vanishing step moves like plain SGD with
@@ -275,19 +277,28 @@ def _predict_linreg(problem: LinearRegression, optimizer, horizon: Horizon, *,
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     init = problem.initial_moments() if init is None else init
-    num_steps = steps_for(problem, optimizer, horizon)
-    rec = record_steps(num_steps, horizon.num_points, horizon.spacing)
-    risk, state, diverged, dstep = _solve(problem, optimizer, num_steps, rec, init, save_state,
-                                          method, rtol, atol, max_steps)
+    if horizon.t is not None and not is_concrete(optimizer.batch):
+        # A traced batch (vmap over batch sizes at a fixed sample budget): every element
+        # runs ceil(t d) steps (B >= 1 needs no more) and stops after its own t d / B.
+        num_steps = math.ceil(horizon.t * problem.d)
+        t_grid = jnp.asarray(record_times(horizon.t, horizon.num_points, horizon.spacing))
+        rec = jnp.round(t_grid * problem.d / optimizer.batch).astype(jnp.int32)
+        active = rec[-1]
+    else:
+        num_steps = steps_for(problem, optimizer, horizon)
+        rec, active = record_steps(num_steps, horizon.num_points, horizon.spacing), None
+    risk, state, diverged, dstep = _solve(problem, optimizer, num_steps, rec, active, init,
+                                          save_state, method, rtol, atol, max_steps)
     return _make_curve(problem, optimizer, rec, risk, state, diverged, dstep, method)
 
 
 @eqx.filter_jit
-def _solve(problem, optimizer, num_steps, rec, init, save_state, method, rtol, atol, max_steps):
+def _solve(problem, optimizer, num_steps, rec, active, init, save_state, method, rtol, atol,
+           max_steps):
     if method == "recursion":
-        out = _recursion(problem, optimizer, num_steps, rec, init, save_state)
+        out = _recursion(problem, optimizer, num_steps, rec, active, init, save_state)
         return out.risk, out.observed, out.diverged, out.diverged_step
-    return _ode(problem, optimizer, num_steps, rec, init, save_state, rtol, atol, max_steps)
+    return _ode(problem, optimizer, rec, init, save_state, rtol, atol, max_steps)
 
 
 __all__ = ["LinearRegression", "ModeMoments", "critical_lr", "steps_for", "METHODS"]

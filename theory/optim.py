@@ -24,6 +24,10 @@ def _lr_converter(lr):
     return lr if callable(lr) else jnp.asarray(lr)
 
 
+def _float_converter(x):
+    return jnp.asarray(x, dtype=jnp.result_type(float))
+
+
 def _batch_converter(batch):
     # A Python int stays static (it sets array shapes in simulations); an array stays a
     # leaf so the theory can vmap over batch sizes.
@@ -39,6 +43,9 @@ class AbstractOptimizer(eqx.Module):
     """An optimizer whose learning curve some family of hild can predict."""
 
     kind: ClassVar[str]
+    iteration_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields that must be concrete to turn a horizon in t into a number of iterations
+    (a vmapped search groups candidates by their values)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -139,10 +146,58 @@ class SGD(AbstractOptimizer):
         return cls(lr, batch, momentum)
 
 
+class ProxLinear(AbstractOptimizer):
+    r"""Mini-batched prox-linear method for rank-one matrix sensing (`theory.sensing`).
+
+    Each iteration draws a fresh batch of $m = \delta d$ measurements and solves the
+    prox-linear subproblem exactly: with the residuals linearised at $x_t$,
+    $x_{t+1} = \arg\min_x \frac{1}{2m}\sum_{i \le m}(r_i - g_i^\top(x - x_t))^2
+    + \frac{1}{2\eta}\|x - x_t\|^2$ (Lou, Verchand, Pananjady, arXiv 2402.01599;
+    THEORY.md §5). A large step approaches Gauss–Newton (undamped, $1/\eta \to 0$).
+
+    **Arguments:**
+
+    - `step`: the proximal step $\eta > 0$ (dimensionless: the subproblem's loss is a
+      mean over the batch).
+    - `batch_fraction`: measurements per iteration over the dimension, $\delta = m/d > 0$;
+      an iteration advances t = samples/d by δ.
+    """
+
+    kind = "prox_linear"
+    iteration_fields = ("batch_fraction",)
+    step: Array = eqx.field(converter=_float_converter)
+    batch_fraction: Array = eqx.field(default=1.0, converter=_float_converter)
+
+    def __check_init__(self):
+        check_range("ProxLinear.step", self.step, low=0.0, low_open=True)
+        check_range("ProxLinear.batch_fraction", self.batch_fraction, low=0.0, low_open=True)
+
+    def checked_step(self) -> Array:
+        return checked(self.step, "ProxLinear.step", low=0.0, low_open=True)
+
+    def checked_batch_fraction(self) -> Array:
+        return checked(self.batch_fraction, "ProxLinear.batch_fraction", low=0.0, low_open=True)
+
+    def describe(self) -> str:
+        """A short label, e.g. `prox-linear η=1, δ=2`."""
+        return f"prox-linear η={float(self.step):.4g}, δ={float(self.batch_fraction):.4g}"
+
+    def to_config(self) -> dict:
+        return {"kind": self.kind, "step": float(self.step),
+                "batch_fraction": float(self.batch_fraction)}
+
+    @classmethod
+    def from_config(cls, table: Table) -> "ProxLinear":
+        step = table.number("step")
+        batch_fraction = table.number("batch_fraction", 1.0)
+        table.finish()
+        return cls(step, batch_fraction)
+
+
 def optimizer_from_config(table: Table) -> AbstractOptimizer:
     """Build the optimizer named by the table's `kind` (default "sgd")."""
     kind = table.string("kind", tuple(_OPTIMIZERS), "sgd")
     return _OPTIMIZERS[kind].from_config(table)
 
 
-__all__ = ["AbstractOptimizer", "SGD", "optimizer_from_config"]
+__all__ = ["AbstractOptimizer", "SGD", "ProxLinear", "optimizer_from_config"]

@@ -27,6 +27,12 @@ from ._config import ConfigError, Table
 _asarray = jnp.asarray
 
 
+def _passed(t, boundaries) -> Array:
+    """How many of `boundaries` are <= t (elementwise in t)."""
+    t = jnp.asarray(t)
+    return jnp.sum(t[..., None] >= boundaries.reshape((1,) * t.ndim + (-1,)), axis=-1)
+
+
 class AbstractSchedule(eqx.Module):
     """A learning rate as a function of $t$ = samples/d."""
 
@@ -44,7 +50,11 @@ class AbstractSchedule(eqx.Module):
         """A short label, e.g. `cosine(init=0.5, t_max=10, final=0)`."""
         fields = {k: v for k, v in self.to_config().items() if k != "kind"}
         def fmt(v):
-            return "[" + ", ".join(f"{x:g}" for x in v) + "]" if isinstance(v, list) else f"{v:g}"
+            if not isinstance(v, list):
+                return f"{v:.4g}"
+            if len(v) > 4:
+                return f"[{v[0]:.3g}, …, {v[-1]:.3g}] ({len(v)} values)"
+            return "[" + ", ".join(f"{x:.3g}" for x in v) + "]"
         return f"{self.kind}(" + ", ".join(f"{k}={fmt(v)}" for k, v in fields.items()) + ")"
 
 
@@ -79,8 +89,7 @@ class StepDecay(AbstractSchedule):
         check_range("step_decay.factor", self.factor, low=0.0, high=1.0, low_open=True)
 
     def __call__(self, t):
-        passed = jnp.sum(jnp.asarray(t)[..., None] >= self.boundaries, axis=-1)
-        return self.init * self.factor**passed
+        return self.init * self.factor ** _passed(t, self.boundaries)
 
     def to_config(self):
         return {"kind": self.kind, "init": float(self.init),
@@ -156,8 +165,7 @@ class PiecewiseConstant(AbstractSchedule):
                 raise ValueError("piecewise_constant.boundaries must be strictly increasing")
 
     def __call__(self, t):
-        index = jnp.sum(jnp.asarray(t)[..., None] >= self.boundaries, axis=-1)
-        return self.values[index]
+        return self.values[_passed(t, self.boundaries)]
 
     def to_config(self):
         return {"kind": self.kind, "values": [float(v) for v in self.values],
