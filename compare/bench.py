@@ -34,6 +34,20 @@ def _timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 SWEEP_CHUNK = 50  # candidates per vmapped block in the chunked sweep (keeps d-sized states in cache)
 
 
+GRID_POINTS = 1000  # issue 6: a grid of this size in one vmapped call, against one curve
+
+
+def grid_vs_one_curve(curve: Callable, values, say: Callable[[str], None]) -> dict:
+    """Time `vmap(curve)` over `values` (one jitted call) against `curve` on one value."""
+    say(f"grid: {len(values)} values in one vmapped call")
+    one = jax.jit(curve)
+    grid = jax.jit(jax.vmap(curve))
+    _, one_best = _timed(lambda: one(values[0]), 3)
+    _, grid_best = _timed(lambda: grid(values), 1)
+    return {"points": int(len(values)), "grid_seconds": grid_best, "one_curve_seconds": one_best,
+            "grid_over_one_curve": grid_best / one_best}
+
+
 def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
     """Least squares: exact recursion vs simulation (d=1000, 32 seeds, 1e5 samples, B=1), and a
     1,000-point learning-rate sweep in one vmapped `predict` vs one curve."""
@@ -67,8 +81,11 @@ def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = N
     sw_first, sw_best = _timed(lambda: sweep(lrs), 1)
     ch_first, ch_best = _timed(lambda: chunked(lrs), 1)
     one_first, one_best = _timed(lambda: one(lrs[0]), 3)
+    grid = {"points": sweep_points, "grid_seconds": sw_best, "one_curve_seconds": one_best,
+            "grid_over_one_curve": sw_best / one_best}
     return {
         "family": "linreg",
+        "grid": grid,
         "machine": {"platform": platform.platform(), "devices": [str(x) for x in jax.devices()],
                     "jax": jax.__version__},
         "setting": {"d": d, "seeds": seeds, "samples": samples, "batch": 1, "lr": eta,
@@ -121,8 +138,10 @@ def bench_committee(quick: bool = False, progress: Callable[[str], None] | None 
     say(f"lr sweep: {sweep_points} learning rates in one vmapped call")
     sw_first, sw_best = _timed(lambda: sweep(lrs), 1)
     one_first, one_best = _timed(lambda: one(lrs[0]), 3)
+    grid = grid_vs_one_curve(curve, jnp.linspace(0.05, 1.5, 100 if quick else GRID_POINTS), say)
     return {
         "family": "committee",
+        "grid": grid,
         "machine": {"platform": platform.platform(), "devices": [str(x) for x in jax.devices()],
                     "jax": jax.__version__},
         "setting": {"K": 2, "M": 2, "activation": "erf", "lr": 0.5, "t": t_end, "d": d,

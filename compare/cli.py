@@ -218,6 +218,10 @@ def cmd_bench(args) -> int:
         print(f"{key:>22}: {value:10.4f} s")
     for key, value in result["ratios"].items():
         print(f"{key:>32}: {value:10.1f}")
+    if "grid" in result:
+        g = result["grid"]
+        print(f"{g['points']}-point grid in one vmapped call: {g['grid_seconds']:.3f} s = "
+              f"{g['grid_over_one_curve']:.0f} x one curve ({g['one_curve_seconds'] * 1e3:.2f} ms)")
     if args.output:
         path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
         print(f"wrote {path}")
@@ -232,31 +236,30 @@ def cmd_example(args) -> int:
     return 0
 
 
+TUNE_DESCRIPTION = ("hild tune: choose hyperparameters from theory ([tune] table), then simulate "
+                    "the choice. Writes candidates.csv, chosen.toml (ready for `hild simulate`), "
+                    "tune.json, overlay.png, and phase_diagram.png (two-axis grids) or "
+                    "schedule.png (gradient engine).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hild", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, what in (("predict", "theory curve"), ("simulate", "finite-d simulation"),
-                       ("compare", "theory, simulation, overlay and agreement")):
-        p = sub.add_parser(name, help=what, description=f"hild {name}: {what}.",
-                           epilog=_config_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = [("predict", "theory curve", "hild predict: theory curve.", cmd_run),
+                ("simulate", "finite-d simulation", "hild simulate: finite-d simulation.", cmd_run),
+                ("compare", "theory, simulation, overlay and agreement",
+                 "hild compare: theory, simulation, overlay and agreement.", cmd_run),
+                ("tune", "hyperparameters from theory, confirmed by simulation", TUNE_DESCRIPTION,
+                 cmd_tune)]
+    for name, what, description, func in commands:
+        p = sub.add_parser(name, help=what, description=description, epilog=_config_help(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("config", nargs="?", help="TOML config (default: the embedded example)")
         p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
         p.add_argument("--family", default="linreg",
                        help="family of the embedded example when no config is given (default: linreg)")
-        p.set_defaults(func=cmd_run)
-    p = sub.add_parser("tune", help="hyperparameters from theory, confirmed by simulation",
-                       description="hild tune: choose hyperparameters from theory ([tune] table), "
-                                   "then simulate the choice. Writes candidates.csv, chosen.toml "
-                                   "(ready for `hild simulate`), tune.json, overlay.png, and "
-                                   "phase_diagram.png (lr x batch grids) or schedule.png "
-                                   "(gradient engine).",
-                       epilog=_config_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?", help="TOML config with a [tune] table (default: the embedded example)")
-    p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
-    p.add_argument("--family", default="linreg",
-                   help="family of the embedded example when no config is given (default: linreg)")
-    p.set_defaults(func=cmd_tune)
+        p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
     p.add_argument("family", choices=sorted(BENCHES))
     p.add_argument("-o", "--output", help="folder for bench_<family>.json")

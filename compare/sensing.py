@@ -91,7 +91,7 @@ def bench(quick: bool = False, progress: Callable[[str], None] | None = None) ->
     `tune` over a 6 × 5 (step, batch fraction) grid vs one curve."""
     import platform
 
-    from .bench import _timed
+    from .bench import GRID_POINTS, _timed, grid_vs_one_curve
 
     say = progress or (lambda msg: None)
     d, seeds, iterations = (200, 8, 15) if quick else (1000, 32, 15)
@@ -105,8 +105,12 @@ def bench(quick: bool = False, progress: Callable[[str], None] | None = None) ->
     say("tune: 30 (step, batch fraction) pairs in one vmapped predict")
     tune = lambda: th.sensing.tune(problem, 0.01, steps, fractions, t_max=16).t_to_target
     tune_first, tune_best = _timed(tune, 1)
+    curve = lambda step: th.predict(problem, th.ProxLinear(step, 1.0), iterations,
+                                    num_points=iterations + 1, save_state=False).risk
+    grid = grid_vs_one_curve(curve, jax.numpy.linspace(0.25, 8.0, 100 if quick else GRID_POINTS), say)
     return {
         "family": "sensing",
+        "grid": grid,
         "machine": {"platform": platform.platform(), "devices": [str(x) for x in jax.devices()],
                     "jax": jax.__version__},
         "setting": {"model": "bilinear", "noise": 0.1, "step": 1.0, "batch_fraction": 1.0,

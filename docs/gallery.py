@@ -1,6 +1,8 @@
 """Make the README's gallery figures with hild's own functions: `python docs/gallery.py`.
 
-Writes PNGs next to this file (atomically). Takes about a minute on 2 CPU cores.
+Writes PNGs next to this file (atomically). Takes a few minutes on 2 CPU cores.
+(`sensing_tuning.png` comes from `compare.sensing.confirm_tuning`, see
+examples/sensing_tuning.toml.)
 """
 
 from __future__ import annotations
@@ -75,17 +77,33 @@ def lr_sweep() -> None:
     _save(fig, "lr_sweep.png")
 
 
+def _from_cli(args: list[str], produced: str, name: str) -> None:
+    """Run `hild ARGS -o TMP` and keep its figure `produced` as docs/NAME."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cli.main(args + ["-o", tmp])
+        data = (Path(tmp) / produced).read_bytes()
+    atomic_write(HERE / name, lambda f: f.write(data), binary=True)
+
+
 def default_comparison() -> None:
     """The overlay of `hild compare` on its embedded default config."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cli.main(["compare", "-o", tmp])
-        data = (Path(tmp) / "overlay.png").read_bytes()
-    atomic_write(HERE / "overlay_default.png", lambda f: f.write(data), binary=True)
+    _from_cli(["compare"], "overlay.png", "overlay_default.png")
+
+
+def committee_plateau() -> None:
+    _from_cli(["compare", str(HERE.parent / "examples" / "committee_plateau.toml")], "overlay.png",
+              "committee_plateau.png")
+
+
+def tuning_phase_diagram() -> None:
+    _from_cli(["tune"], "phase_diagram.png", "phase_diagram.png")
 
 
 def main() -> None:
     jax.config.update("jax_enable_x64", True)
     default_comparison()
+    committee_plateau()
+    tuning_phase_diagram()
     learning_rates_and_divergence()
     momentum_schedule()
     lr_sweep()
