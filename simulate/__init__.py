@@ -4,11 +4,9 @@
 each family has its own module here and registers its simulator with `simulate_family`.
 """
 
-from . import linreg
-from .committee import measure_overlaps
-from . import sensing
+from . import committee, linreg, sensing
 from ._simulate import DTYPES, simulate, simulate_family
+from .committee import measure_overlaps
 
-__all__ = ["simulate", "simulate_family", "linreg", "DTYPES"]
-__all__ += ["sensing"]
-__all__ += ["committee", "measure_overlaps"]
+__all__ = ["simulate", "simulate_family", "DTYPES", "linreg", "committee", "sensing",
+           "measure_overlaps"]
