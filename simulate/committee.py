@@ -31,7 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from theory import SGD, Curve, Horizon, record_steps, record_times, scan_with_records
-from theory.committee import CommitteeMachine, Overlaps, divergence_limits, observed_risk
+from theory.committee import (CommitteeMachine, Overlaps, divergence_limits, observed_risk,
+                              sqrt_factor)
 
 from ._simulate import simulate_family
 
@@ -57,11 +58,6 @@ def _orthonormal_rows(key, n: int, d: int, dtype):
     return (q * jnp.sign(jnp.diag(r))[None, :]).T
 
 
-def _sqrt_factor(matrix):
-    lam, vec = jnp.linalg.eigh(matrix)
-    return vec * jnp.sqrt(jnp.maximum(lam, 0.0))[None, :]
-
-
 def draw_network(problem: CommitteeMachine, key, d: int, dtype=jnp.float32):
     """(W, W_star, v) of one seed: a teacher with overlaps exactly T and a student drawn as
     the module docstring says."""
@@ -69,12 +65,12 @@ def draw_network(problem: CommitteeMachine, key, d: int, dtype=jnp.float32):
     k_rows, k_student = jax.random.split(key)
     if problem.init is None:
         rows = _orthonormal_rows(k_rows, M, d, jnp.float64 if dtype == jnp.float64 else jnp.float32)
-        W_star = math.sqrt(d) * _sqrt_factor(problem.T.astype(rows.dtype)) @ rows
+        W_star = math.sqrt(d) * sqrt_factor(problem.T.astype(rows.dtype)) @ rows
         W = problem.init_scale.astype(dtype) * jax.random.normal(k_student, (K, d), dtype)
         return W, W_star.astype(dtype), problem.second_layer.astype(dtype)
     rows = _orthonormal_rows(k_rows, K + M, d, jnp.float64 if dtype == jnp.float64 else jnp.float32)
     cov = problem.covariance(problem.init).astype(rows.dtype)
-    both = math.sqrt(d) * _sqrt_factor(cov) @ rows
+    both = math.sqrt(d) * sqrt_factor(cov) @ rows
     return both[:K].astype(dtype), both[K:].astype(dtype), problem.init.v.astype(dtype)
 
 

@@ -331,12 +331,12 @@ def random_init(problem: CommitteeMachine, key, d: int) -> Overlaps:
     lower = jnp.tril(jax.random.normal(k_low, (K, K), dtype), -1)
     a = lower + jnp.diag(diag)
     sigma = problem.init_scale.astype(dtype)
-    R = sigma * g @ _sqrt_factor(problem.T).T / math.sqrt(d)
+    R = sigma * g @ sqrt_factor(problem.T).T / math.sqrt(d)
     Q = sigma**2 * (g @ g.T + a @ a.T) / d
     return Overlaps(Q, R, problem.second_layer)
 
 
-def _sqrt_factor(matrix: Array) -> Array:
+def sqrt_factor(matrix: Array) -> Array:
     """F with F Fᵀ = matrix (symmetric PSD, maybe singular), from its eigendecomposition."""
     lam, vec = jnp.linalg.eigh(matrix)
     return vec * jnp.sqrt(jnp.maximum(lam, 0.0))[None, :]
@@ -684,4 +684,4 @@ def plateau_times(problem: CommitteeMachine, optimizer: SGD, init: Overlaps, poi
 
 __all__ = ["CommitteeMachine", "Overlaps", "random_init", "vector_field", "find_plateau",
            "plateau_times", "PlateauPoint", "check_overlaps", "observed_risk", "divergence_limits",
-           "DEFAULT_INIT_D"]
+           "sqrt_factor", "DEFAULT_INIT_D"]
