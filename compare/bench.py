@@ -42,10 +42,11 @@ def grid_vs_one_curve(curve: Callable, values, say: Callable[[str], None]) -> di
     say(f"grid: {len(values)} values in one vmapped call")
     one = jax.jit(curve)
     grid = jax.jit(jax.vmap(curve))
-    _, one_best = _timed(lambda: one(values[0]), 3)
-    _, grid_best = _timed(lambda: grid(values), 1)
+    one_first, one_best = _timed(lambda: one(values[0]), 3)
+    grid_first, grid_best = _timed(lambda: grid(values), 1)
     return {"points": int(len(values)), "grid_seconds": grid_best, "one_curve_seconds": one_best,
-            "grid_over_one_curve": grid_best / one_best}
+            "grid_over_one_curve": grid_best / one_best,
+            "compile_and_first_run_seconds": {"grid": grid_first, "one_curve": one_first}}
 
 
 def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
@@ -56,7 +57,8 @@ def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = N
     sweep_t = samples / d / 10  # a tenth of the horizon keeps the sweep to seconds
     spec = theory.spectra.power_law(d, 1.5)
     problem = theory.LinearRegression(spec, theory.spectra.power_law_teacher(spec, 1.2), noise=0.1)
-    eta = 0.5 * float(theory.critical_lr(problem, 1))
+    eta_c = float(theory.critical_lr(problem, 1))
+    eta = 0.5 * eta_c
     opt = theory.SGD(eta)
     t_end = samples / d
 
@@ -69,20 +71,14 @@ def bench_linreg(quick: bool = False, progress: Callable[[str], None] | None = N
     sim_first, sim_best = _timed(lambda: simulate.simulate(problem, opt, t=t_end, num_points=200,
                                                            seeds=seeds, key=0, save_state=False).risk, 1)
 
-    lrs = jnp.linspace(0.05, 1.0, sweep_points) * float(theory.critical_lr(problem, 1))
-    sweep = jax.jit(jax.vmap(lambda lr: theory.predict(
-        problem, theory.SGD(lr), t=sweep_t, num_points=50, save_state=False).risk))
-    one = jax.jit(lambda lr: theory.predict(
-        problem, theory.SGD(lr), t=sweep_t, num_points=50, save_state=False).risk)
-    chunked = jax.jit(lambda l: jax.lax.map(jax.vmap(lambda lr: theory.predict(
-        problem, theory.SGD(lr), t=sweep_t, num_points=50, save_state=False).risk),
-        l.reshape(-1, SWEEP_CHUNK)))
-    say(f"lr sweep: {sweep_points} learning rates in one vmapped call")
-    sw_first, sw_best = _timed(lambda: sweep(lrs), 1)
+    lrs = jnp.linspace(0.05, 1.0, sweep_points) * eta_c
+    curve = lambda lr: theory.predict(problem, theory.SGD(lr), t=sweep_t, num_points=50,
+                                      save_state=False).risk
+    grid = grid_vs_one_curve(curve, lrs, say)
+    chunked = jax.jit(lambda l: jax.lax.map(jax.vmap(curve), l.reshape(-1, SWEEP_CHUNK)))
     ch_first, ch_best = _timed(lambda: chunked(lrs), 1)
-    one_first, one_best = _timed(lambda: one(lrs[0]), 3)
-    grid = {"points": sweep_points, "grid_seconds": sw_best, "one_curve_seconds": one_best,
-            "grid_over_one_curve": sw_best / one_best}
+    sw_best, one_best = grid["grid_seconds"], grid["one_curve_seconds"]
+    sw_first, one_first = (grid["compile_and_first_run_seconds"][k] for k in ("grid", "one_curve"))
     return {
         "family": "linreg",
         "grid": grid,
@@ -132,12 +128,9 @@ def bench_committee(quick: bool = False, progress: Callable[[str], None] | None 
     _, big_best = _timed(lambda: simulate.simulate(problem, opt, t=big_t, d=big_d, seeds=seeds,
                                                    key=0, num_points=10).risk, 1)
     big_sim = big_best * 100
-    lrs = jnp.linspace(0.05, 1.5, sweep_points)
-    sweep = jax.jit(jax.vmap(curve))
-    one = jax.jit(curve)
-    say(f"lr sweep: {sweep_points} learning rates in one vmapped call")
-    sw_first, sw_best = _timed(lambda: sweep(lrs), 1)
-    one_first, one_best = _timed(lambda: one(lrs[0]), 3)
+    sweep = grid_vs_one_curve(curve, jnp.linspace(0.05, 1.5, sweep_points), say)
+    sw_best, one_best = sweep["grid_seconds"], sweep["one_curve_seconds"]
+    sw_first, one_first = (sweep["compile_and_first_run_seconds"][k] for k in ("grid", "one_curve"))
     grid = grid_vs_one_curve(curve, jnp.linspace(0.05, 1.5, 100 if quick else GRID_POINTS), say)
     return {
         "family": "committee",
