@@ -48,8 +48,8 @@ def _config_help() -> str:
             + config_mod.default_text("linreg"))
 
 
-def _write_figure(fig, path: Path) -> None:
-    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
+def _write_figure(fig, path: Path) -> Path:
+    return atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
 def _copy_config(job: config_mod.Job, out: Path) -> None:
@@ -118,15 +118,13 @@ def cmd_run(args) -> int:
     if args.command == "compare":
         fig = overlay(theory_curve, sim_curve, logy=plot["logy"], logx=plot["logx"],
                       max_seeds=plot["max_seeds"])
-        _write_figure(fig, out / "overlay.png")
-        written.append(out / "overlay.png")
+        written.append(_write_figure(fig, out / "overlay.png"))
         written.append(atomic_write_text(out / "agreement.json", json.dumps(report.to_dict(), indent=2)))
     else:
         fig = overlay(theory_curve, sim_curve, logy=plot["logy"], logx=plot["logx"],
                       max_seeds=plot["max_seeds"])
-        path = out / ("theory.png" if args.command == "predict" else "simulation.png")
-        _write_figure(fig, path)
-        written.append(path)
+        name = "theory.png" if args.command == "predict" else "simulation.png"
+        written.append(_write_figure(fig, out / name))
     _copy_config(job, out)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -169,8 +167,8 @@ def cmd_tune(args) -> int:
         bar.close()
     print(f"chosen: {result.best.describe()}  ({cfg['objective']} = {result.best_value:.4g} "
           f"at budget t = {cfg['budget']:g}, theory)")
-    chosen_job = dataclasses.replace(job, optimizer=result.best,
-                                     horizon={"t": cfg["budget"], "num_points": cfg["num_points"]})
+    horizon = {"t": cfg["budget"], "num_points": cfg["num_points"]}
+    chosen_job = dataclasses.replace(job, optimizer=result.best, horizon=horizon)
     theory_curve = _run_theory(chosen_job)
     sim_curve = _run_simulation(chosen_job)
     report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
@@ -185,7 +183,7 @@ def cmd_tune(args) -> int:
     written = [atomic_write_text(out / "candidates.csv", buf.getvalue())]
     chosen = {k: v for k, v in job.raw.items() if k not in ("tune", "horizon", "optimizer")}
     chosen["optimizer"] = result.best.to_config()
-    chosen["horizon"] = {"t": cfg["budget"], "num_points": cfg["num_points"]}
+    chosen["horizon"] = horizon
     written.append(atomic_write_text(out / "chosen.toml", config_mod.dumps(chosen)))
     summary = {"engine": cfg["engine"], "objective": cfg["objective"], "budget": cfg["budget"],
                "best_value": result.best_value, "chosen": result.best.to_config(),
@@ -198,16 +196,13 @@ def cmd_tune(args) -> int:
                     if (x, y) == ("lr", "batch") else None)
         fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
                                          title=job.problem.describe())
-        _write_figure(fig, out / "phase_diagram.png")
-        written.append(out / "phase_diagram.png")
+        written.append(_write_figure(fig, out / "phase_diagram.png"))
     if cfg["engine"] == "gradient" and isinstance(result.best, SGD):
         fig = tune_figures.schedule_figure({"start": start, "chosen": result.best}, cfg["budget"])
-        _write_figure(fig, out / "schedule.png")
-        written.append(out / "schedule.png")
+        written.append(_write_figure(fig, out / "schedule.png"))
     fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
                   max_seeds=job.plot["max_seeds"])
-    _write_figure(fig, out / "overlay.png")
-    written.append(out / "overlay.png")
+    written.append(_write_figure(fig, out / "overlay.png"))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -62,17 +62,6 @@ def objective_value(curve: Curve, objective: str, target: float | None = None) -
 # ------------------------------------------------------------------ paths
 
 
-def _getter(path: str) -> Callable:
-    names = path.split(".")
-
-    def get(obj):
-        for name in names:
-            obj = getattr(obj, name)
-        return obj
-
-    return get
-
-
 def get_path(optimizer: AbstractOptimizer, path: str):
     """The value at a dotted path, with a ValueError that lists the fields if it is absent."""
     obj = optimizer
@@ -90,8 +79,7 @@ def with_values(optimizer: AbstractOptimizer, values: Mapping[str, jax.Array]) -
     paths = list(values)
     if not paths:
         return optimizer
-    getters = [_getter(p) for p in paths]
-    return eqx.tree_at(lambda o: [g(o) for g in getters], optimizer,
+    return eqx.tree_at(lambda o: [get_path(o, p) for p in paths], optimizer,
                        [jnp.asarray(values[p], dtype=float) for p in paths],
                        is_leaf=lambda x: x is None)
 
