@@ -63,14 +63,15 @@ class Report:
 
 
 def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
-              t_min: float = 0.0) -> Report:
-    """Compare `sim` (a simulated Curve) with `theory` at the simulation's recorded times.
+              t_min: float = 0.0, observable: str = "risk") -> Report:
+    """Compare `sim` (a simulated Curve) with `theory` at the simulation's recorded times,
+    for the risk or one of the family's named `observable`s.
 
     Theory is interpolated onto the simulation's t where the grids differ. Points with zero
     standard error and zero deviation (e.g. t = 0, where both start at the same state) are
     skipped. `checkpoints` keeps that many evenly spaced points: z at a handful of
     checkpoints is a fair test, while hundreds of correlated points at 3 SE each fail by
-    chance (THEORY.md §0). `t_min` drops earlier points.
+    chance (docs/theory.md, Agreement statistics). `t_min` drops earlier points.
     """
     if not sim.is_simulation:
         raise ValueError("sim must be a simulated Curve (risk of shape (seeds, T))")
@@ -78,7 +79,7 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
         raise ValueError("theory must be a theory Curve (risk of shape (T,))")
     t_sim = np.asarray(sim.t, dtype=np.float64)
     t_th = np.asarray(theory.t, dtype=np.float64)
-    th_risk = np.asarray(theory.risk, dtype=np.float64)
+    th_risk = theory.values(observable)
     if t_sim.shape == t_th.shape and np.allclose(t_sim, t_th, rtol=1e-9, atol=1e-12):
         predicted = th_risk
     else:
@@ -86,7 +87,7 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
             raise ValueError(f"theory covers t in [{t_th.min():g}, {t_th.max():g}], "
                              f"the simulation [{t_sim.min():g}, {t_sim.max():g}]")
         predicted = np.interp(t_sim, t_th, th_risk)
-    risk = np.asarray(sim.risk, dtype=np.float64)
+    risk = sim.values(observable)
     finite_seeds = np.all(np.isfinite(risk), axis=1)
     risk = risk[finite_seeds]
     if risk.shape[0] < 2:

@@ -10,23 +10,23 @@ import json
 import sys
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import numpy as np
 
-from theory import SGD, ConfigError, Curve, predict, schedules
+from simulate import simulate
+from theory import DEFAULT_FAMILY, ConfigError, Curve, predict
 from theory._io import atomic_write, atomic_write_text
 
+from . import bench as bench_mod
 from . import config as config_mod
 from . import tune as tune_mod
 from . import tune_figures
 from .agreement import agreement
-from .bench import BENCHES
 from .overlay import overlay
 from .progress import ProgressBar
 
 EXIT_USAGE = 2
-AGREEMENT_CHECKPOINTS = 10  # z at a handful of points, not hundreds of correlated ones (THEORY.md §0)
+AGREEMENT_CHECKPOINTS = 10  # z at a handful of points, not hundreds of correlated ones
 
 DESCRIPTION = """\
 hild predicts learning curves of SGD-type algorithms in high dimensions from deterministic
@@ -43,9 +43,9 @@ Files are written atomically. A bad config prints one line naming the field and 
 
 
 def _config_help() -> str:
-    return ("config fields (the embedded default of the least-squares family; "
+    return (f"config fields (the embedded default of the {DEFAULT_FAMILY} family; "
             "`hild example FAMILY` prints another family's):\n\n"
-            + config_mod.default_text("linreg"))
+            + config_mod.default_text(DEFAULT_FAMILY))
 
 
 def _write_figure(fig, path: Path) -> Path:
@@ -71,8 +71,6 @@ def _run_theory(job: config_mod.Job) -> Curve:
 
 
 def _run_simulation(job: config_mod.Job) -> Curve:
-    from simulate import simulate
-
     bar = ProgressBar(f"simulating {job.simulation['seeds']} seeds")
     try:
         return simulate(job.problem, job.optimizer, **job.horizon, **job.simulation, progress=bar)
@@ -89,7 +87,9 @@ def _summary(name: str, curve: Curve) -> str:
         n = int(sum(bool(x) for x in div.tolist()))
         status = f", {n}/{curve.seeds} seeds diverged" if n else ""
     else:
-        status = f", DIVERGED at step {int(curve.diverged_step)}" if bool(div) else ""
+        step, t = int(curve.diverged_step), float(curve.diverged_t)
+        when = f"step {step} (t = {t:.4g})" if step >= 0 else f"t = {t:.4g}"
+        status = f", DIVERGED at {when}" if bool(div) else ""
     return f"{name}: risk {float(curve.mean()[0]):.4g} -> {final:.4g} at t = {float(curve.t[-1]):.4g}{status}"
 
 
@@ -103,47 +103,47 @@ def cmd_run(args) -> int:
     if args.command in ("simulate", "compare"):
         sim_curve = _run_simulation(job)
         print(_summary("simulation", sim_curve))
-    report = None
+    reports = {}
     if theory_curve is not None and sim_curve is not None:
-        report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
-        print(f"agreement: {report}")
+        for name in _observables(theory_curve):
+            reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
+                                      observable=name)
+        print(f"agreement: {reports['risk']}")
     # everything ran: now write, each file atomically
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    plot = job.plot
     if theory_curve is not None:
         written += theory_curve.save(out / "theory")
     if sim_curve is not None:
         written += sim_curve.save(out / "simulation")
-    if args.command == "compare":
-        fig = overlay(theory_curve, sim_curve, logy=plot["logy"], logx=plot["logx"],
-                      max_seeds=plot["max_seeds"])
-        written.append(_write_figure(fig, out / "overlay.png"))
-        written.append(atomic_write_text(out / "agreement.json", json.dumps(report.to_dict(), indent=2)))
-    else:
-        fig = overlay(theory_curve, sim_curve, logy=plot["logy"], logx=plot["logx"],
-                      max_seeds=plot["max_seeds"])
-        name = "theory.png" if args.command == "predict" else "simulation.png"
-        written.append(_write_figure(fig, out / name))
+    base = {"compare": "overlay", "predict": "theory", "simulate": "simulation"}[args.command]
+    for name in _observables(theory_curve or sim_curve):
+        fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
+                      max_seeds=job.plot["max_seeds"], observable=name)
+        suffix = "" if name == "risk" else f"_{name}"
+        written.append(_write_figure(fig, out / f"{base}{suffix}.png"))
+    if reports:
+        summary = reports["risk"].to_dict()
+        if len(reports) > 1:
+            summary["observables"] = {n: r.to_dict() for n, r in reports.items() if n != "risk"}
+        written.append(atomic_write_text(out / "agreement.json", json.dumps(summary, indent=2)))
     _copy_config(job, out)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
+def _observables(curve: Curve) -> list[str]:
+    return ["risk", *curve.observables]
+
+
 def _tune_optimizer(job: config_mod.Job):
-    """The optimizer to tune and the paths: a gradient run over `schedule_pieces` optimises
-    a piecewise-constant schedule on [0, budget] that starts flat at the config's lr."""
+    """The optimizer to tune: with `schedule_pieces`, its rate replaced by a flat
+    piecewise-constant schedule on [0, budget] (the config already checked that it can)."""
     tune_cfg, opt = job.tune, job.optimizer
-    space = tune_cfg["space"]
     pieces = tune_cfg.get("schedule_pieces", 0)
     if tune_cfg["engine"] == "gradient" and pieces:
-        if callable(opt.lr):
-            raise ConfigError("tune.gradient.schedule_pieces: start from a constant optimizer.lr, "
-                              "not a schedule")
-        flat = schedules.piecewise_constant(np.full(pieces, float(opt.lr)), t_max=tune_cfg["budget"])
-        opt = eqx.tree_at(lambda o: o.lr, opt, flat)
-        space = ["lr.values"] + [p for p in space if p != "lr.values"]
-    return opt, space
+        opt, _ = opt.piecewise_schedule(pieces, tune_cfg["budget"])
+    return opt, tune_cfg["space"]
 
 
 def cmd_tune(args) -> int:
@@ -192,12 +192,13 @@ def cmd_tune(args) -> int:
     axes = tune_figures.diagram_axes(result)
     if axes is not None:
         x, y = axes
-        critical = (tune_figures.analytic_critical_lr(job.problem, np.unique(result.candidates[y]))
-                    if (x, y) == ("lr", "batch") else None)
+        critical = (tune_figures.critical_line(job.problem, result.best, y,
+                                               np.unique(result.candidates[y]))
+                    if axes == type(result.best).diagram_axes else None)
         fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
                                          title=job.problem.describe())
         written.append(_write_figure(fig, out / "phase_diagram.png"))
-    if cfg["engine"] == "gradient" and isinstance(result.best, SGD):
+    if cfg["engine"] == "gradient" and cfg.get("schedule_pieces"):
         fig = tune_figures.schedule_figure({"start": start, "chosen": result.best}, cfg["budget"])
         written.append(_write_figure(fig, out / "schedule.png"))
     fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
@@ -208,15 +209,18 @@ def cmd_tune(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    result = BENCHES[args.family](quick=args.quick, progress=lambda m: print(f"  {m}", file=sys.stderr))
+    result = bench_mod.bench(args.family, quick=args.quick,
+                             progress=lambda m: print(f"  {m}", file=sys.stderr))
     for key, value in result["seconds"].items():
-        print(f"{key:>22}: {value:10.4f} s")
+        print(f"{key:>32}: {value:10.4f} s")
     for key, value in result["ratios"].items():
         print(f"{key:>32}: {value:10.1f}")
-    if "grid" in result:
-        g = result["grid"]
-        print(f"{g['points']}-point grid in one vmapped call: {g['grid_seconds']:.3f} s = "
-              f"{g['grid_over_one_curve']:.0f} x one curve ({g['one_curve_seconds'] * 1e3:.2f} ms)")
+    g = result["grid"]
+    print(f"{g['points']}-point grid in one vmapped call: {g['grid_seconds']:.3f} s = "
+          f"{g['grid_over_one_curve']:.0f} x one curve ({g['one_curve_seconds'] * 1e3:.2f} ms)")
+    if "chunked_grid_seconds" in g:
+        print(f"  in chunks of {bench_mod.SWEEP_CHUNK}: {g['chunked_grid_seconds']:.3f} s = "
+              f"{g['chunked_grid_over_one_curve']:.0f} x one curve")
     if args.output:
         path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
         print(f"wrote {path}")
@@ -252,16 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("config", nargs="?", help="TOML config (default: the embedded example)")
         p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
-        p.add_argument("--family", default="linreg",
-                       help="family of the embedded example when no config is given (default: linreg)")
+        p.add_argument("--family", default=DEFAULT_FAMILY,
+                       help=f"family of the embedded example when no config is given "
+                            f"(default: {DEFAULT_FAMILY})")
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
-    p.add_argument("family", choices=sorted(BENCHES))
+    p.add_argument("family", choices=bench_mod.families())
     p.add_argument("-o", "--output", help="folder for bench_<family>.json")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("example", help="print a family's embedded default config")
-    p.add_argument("family", nargs="?", default="linreg")
+    p.add_argument("family", nargs="?", default=DEFAULT_FAMILY)
     p.add_argument("--list", action="store_true", help="list the families with a default")
     p.set_defaults(func=cmd_example)
     return parser

@@ -8,7 +8,6 @@ which documents every field in its comments.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import tomllib
 from importlib import resources
@@ -19,7 +18,9 @@ import numpy as np
 
 import simulate
 import theory
-from theory import AbstractOptimizer, AbstractProblem, ConfigError, Table
+from theory import DEFAULT_FAMILY, AbstractOptimizer, AbstractProblem, ConfigError, Table
+
+from .tune import ENGINES, OBJECTIVES, check_objective, get_path
 
 @dataclasses.dataclass(frozen=True)
 class Job:
@@ -37,22 +38,30 @@ class Job:
     raw: dict = dataclasses.field(default_factory=dict)
 
 
+def _default_path(family: str):
+    """A family's documented example config: its `example_config`, or the built-in
+    compare/defaults/<family>.toml."""
+    cls = theory.families().get(family)
+    if cls is not None and cls.example_config is not None:
+        return Path(cls.example_config)
+    return resources.files("compare") / "defaults" / f"{family}.toml"
+
+
 def default_families() -> list[str]:
     """Families with an embedded default config."""
-    folder = resources.files("compare") / "defaults"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(name for name in theory.families() if _default_path(name).is_file())
 
 
-def default_text(family: str = "linreg") -> str:
+def default_text(family: str = DEFAULT_FAMILY) -> str:
     """The embedded default config of a family, with its field documentation."""
-    path = resources.files("compare") / "defaults" / f"{family}.toml"
+    path = _default_path(family)
     if not path.is_file():
         raise ConfigError(f"family: no embedded default for {family!r} "
                           f"(have: {', '.join(default_families())})")
     return path.read_text()
 
 
-def load(path: str | Path | None, family: str = "linreg") -> Job:
+def load(path: str | Path | None, family: str = DEFAULT_FAMILY) -> Job:
     """Read and validate a config file, or the embedded default of `family` when `path` is None."""
     if path is None:
         text, source = default_text(family), f"embedded default ({family})"
@@ -96,10 +105,14 @@ def _options(table: Table | None, allowed: list[str]) -> dict[str, Any]:
     return out
 
 
-def _family_options(registry, problem_type, skip: set[str]) -> list[str]:
-    impl = registry.dispatch(problem_type)
-    params = inspect.signature(impl).parameters.values()
-    return [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip]
+def theory_option_names(problem_cls: type[AbstractProblem]) -> list[str]:
+    """The [theory] fields a family takes: `predict`'s options that a TOML value can set."""
+    names = ["init", "save_state"]
+    if len(problem_cls.methods) > 1:
+        names.append("method")
+    if "ode" in problem_cls.methods.values():
+        names += ["rtol", "atol", "max_steps"]
+    return names + list(problem_cls.theory_options)
 
 
 def parse(data: dict, source: str = "<dict>") -> Job:
@@ -118,9 +131,8 @@ def parse(data: dict, source: str = "<dict>") -> Job:
         horizon = {"t": tune["budget"], "num_points": tune["num_points"], "spacing": "linear"}
     else:
         horizon = _parse_horizon(horizon_table)
-    theory_opts = _options(top.table("theory"),
-                           _family_options(theory.predict_family, problem_cls, set()))
-    simulation = _parse_simulation(top.table("simulation"), problem_cls)
+    theory_opts = _options(top.table("theory"), theory_option_names(problem_cls))
+    simulation = _parse_simulation(top.table("simulation"))
     plot = _parse_plot(top.table("plot"))
     top.finish()
     return Job(family, problem, optimizer, horizon, theory_opts, simulation, plot, source, tune,
@@ -141,7 +153,7 @@ def _parse_horizon(table: Table) -> dict[str, Any]:
     return horizon
 
 
-def _parse_simulation(table: Table | None, problem_cls) -> dict[str, Any]:
+def _parse_simulation(table: Table | None) -> dict[str, Any]:
     simulation: dict[str, Any] = {"seeds": 32, "key": 0, "dtype": "float32"}
     if table is not None:
         simulation["seeds"] = table.integer("seeds", 32)
@@ -149,10 +161,10 @@ def _parse_simulation(table: Table | None, problem_cls) -> dict[str, Any]:
         if table.has("d"):
             simulation["d"] = table.integer("d")
         simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
-        base = {"d", "seeds", "key", "dtype", "progress"}
-        for key in _family_options(simulate.simulate_family, problem_cls, base):
-            if table.has(key):
-                simulation[key] = table.raw(key)
+        if table.has("save_state"):
+            simulation["save_state"] = table.raw("save_state")
+            if not isinstance(simulation["save_state"], bool):
+                table.fail("save_state", f"expected true or false (got {simulation['save_state']!r})")
         table.finish()
     if simulation["seeds"] < 2:
         raise ConfigError(f"simulation.seeds: must be an integer >= 2 (got {simulation['seeds']})")
@@ -177,8 +189,6 @@ def _parse_plot(table: Table | None) -> dict[str, Any]:
 
 def _parse_tune(table: Table | None, optimizer: AbstractOptimizer) -> dict[str, Any] | None:
     """[tune]: engine, objective, budget, target, num_points, and the engine's own table."""
-    from .tune import ENGINES, OBJECTIVES, check_objective, get_path
-
     if table is None:
         return None
     tune: dict[str, Any] = {
@@ -215,14 +225,17 @@ def _parse_tune(table: Table | None, optimizer: AbstractOptimizer) -> dict[str, 
             engine.fail("paths", f"expected a list of strings (got {paths!r})")
         if tune["schedule_pieces"] < 0 or (tune["schedule_pieces"] == 0 and not paths):
             engine.fail("schedule_pieces", "give schedule_pieces >= 1 or a non-empty paths list")
-        space = (["lr.values"] if tune["schedule_pieces"] else []) + list(paths)
+        space = list(paths)
+        if tune["schedule_pieces"]:
+            optimizer, path = _build("tune.gradient.schedule_pieces", lambda: optimizer.piecewise_schedule(
+                tune["schedule_pieces"], tune["budget"]))
+            space = [path] + [p for p in space if p != path]
     engine.finish()
     table.finish()
     if not space:
         raise ConfigError(f"tune.{tune['engine']}: no hyperparameters to tune")
     for path in space:
-        if path not in ("lr.values",):
-            _build(f"tune.{tune['engine']}.{path}", lambda p=path: get_path(optimizer, p))
+        _build(f"tune.{tune['engine']}.{path}", lambda p=path: get_path(optimizer, p))
     tune["space"] = space
     return tune
 

@@ -8,8 +8,6 @@ from matplotlib.figure import Figure
 
 from theory import Curve
 
-_METHOD_LABELS = {"recursion": "exact recursion", "ode": "high-d ODE"}
-Y_LABEL = r"risk  $\frac{1}{2}\mathbb{E}[(f - f^*)^2]$"
 X_LABEL = r"$t$ = samples / $d$"
 
 
@@ -30,13 +28,15 @@ def overlay(
     max_seeds: int = 20,
     label: str | None = None,
     title: str | None = None,
+    observable: str = "risk",
 ) -> Figure:
     """Plot a theory curve (line), and a simulation: mean ± one standard error (band) with up
     to `max_seeds` individual seeds drawn faintly.
 
-    Pass `ax` to draw several overlays on one axis (then `label` tells them apart and the
-    theory line takes `color` too); the figure of `ax` is returned. Where theory diverged
-    (its second moment blew up) a dashed vertical line marks the step.
+    `observable` picks the risk or one of the family's named observables (the y-axis label
+    comes from the family). Pass `ax` to draw several overlays on one axis (then `label`
+    tells them apart and the theory line takes `color` too); the figure of `ax` is returned.
+    Where theory diverged a dashed vertical line marks its step (or time).
     """
     if theory is None and sim is None:
         raise ValueError("overlay needs a theory curve, a simulation, or both")
@@ -53,10 +53,10 @@ def overlay(
 
     if sim is not None:
         t = np.asarray(sim.t, dtype=np.float64)
-        risk = np.asarray(sim.risk, dtype=np.float64)
-        for seed in risk[:max_seeds]:
+        values = sim.values(observable)
+        for seed in values[:max_seeds]:
             ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1)
-        mean, se = sim.mean(), sim.stderr()
+        mean, se = sim.mean(observable), sim.stderr(observable)
         with np.errstate(invalid="ignore"):  # inf - inf where a seed diverged: not drawn
             low, high = _finite(mean - se, logy), _finite(mean + se, logy)
         ax.fill_between(t, low, high, color=color, alpha=0.35, lw=0, zorder=2)
@@ -66,19 +66,19 @@ def overlay(
                 f"simulation, d={sim.metadata.get('d')}, mean ± SE of {sim.seeds} seeds{extra}")
         ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3, label=what)
     if theory is not None:
-        method = _METHOD_LABELS.get(theory.metadata.get("method"), theory.metadata.get("method"))
+        method = theory.metadata.get("method_label", theory.metadata.get("method"))
         line_color = "black" if (sim is not None and not label) else color
-        ax.plot(np.asarray(theory.t), _finite(theory.risk, logy), "-", color=line_color, lw=1.6,
-                zorder=4, label=f"{label}: theory" if label else f"theory ({method})")
+        ax.plot(np.asarray(theory.t), _finite(theory.values(observable), logy), "-",
+                color=line_color, lw=1.6, zorder=4,
+                label=f"{label}: theory" if label else f"theory ({method})")
         if bool(np.asarray(theory.diverged)):
-            t_th = np.asarray(theory.t, dtype=np.float64)
-            t_div = t_th[np.argmax(~np.isfinite(np.asarray(theory.risk)))]  # first inf point
+            t_div = float(np.asarray(theory.diverged_t))
             step = int(np.asarray(theory.diverged_step))
-            when = f"step {step}" if step >= 0 else f"t ≤ {t_div:.3g}"
+            when = f"step {step}" if step >= 0 else f"t = {t_div:.3g}"
             ax.axvline(t_div, color=line_color, ls="--", lw=1,
                        label=f"{label + ': ' if label else ''}theory diverged ({when})")
     ax.set_xlabel(X_LABEL)
-    ax.set_ylabel(ref.metadata.get("risk_label", Y_LABEL))  # a family may plot another error
+    ax.set_ylabel(y_label(ref, observable))
     if logy:
         ax.set_yscale("log")
     if logx:
@@ -90,3 +90,10 @@ def overlay(
     if title:
         ax.set_title(title, fontsize=9)
     return fig
+
+
+def y_label(curve: Curve, observable: str = "risk") -> str:
+    """The family's label of the risk or of a named observable."""
+    if observable == "risk":
+        return curve.metadata.get("risk_label", "risk")
+    return type(curve.problem).observable_labels.get(observable, observable)

@@ -2,9 +2,10 @@
 through `predict` with optax — no training.
 
 Hyperparameters are named by dotted paths into the optimizer: `lr`, `batch`, `momentum`,
-the fields of a schedule (`lr.init`, `lr.final`, `lr.values`, ...) or of any other optimizer
-(`step`, `batch_fraction`). Every candidate runs to the same sample budget `t` (samples/d),
-so batch sizes compare at equal cost.
+the fields of a schedule (`lr.init`, `lr.final`, `lr.values`, ...), a group's rate
+(`group_lr.second_layer`) or the fields of any other optimizer (`step`, `batch_fraction`).
+Every candidate runs to the same sample budget `t` (samples/d), so batch sizes compare at
+equal cost.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import simulate
 import theory as th
 from theory import AbstractOptimizer, AbstractProblem, Curve
 
@@ -46,31 +48,49 @@ def objective_value(curve: Curve, objective: str, target: float | None = None) -
       below `target` (record densely: the answer is resolved to the record spacing);
       `inf` if it never gets there.
     """
+    return _objective_and_tiebreak(curve, objective, target)[0]
+
+
+def _objective_and_tiebreak(curve: Curve, objective: str, target: float | None):
+    """The objective and the risk where it is taken (ties of samples_to_target go to the
+    lower risk there)."""
     check_objective(objective, target)
     risk, t = curve.risk, curve.t
     if objective == "final":
-        return risk[-1]
+        return risk[-1], risk[-1]
     if objective == "auc":
         finite = jnp.all(jnp.isfinite(risk))
         safe = jnp.where(jnp.isfinite(risk), risk, 0.0)
         area = jnp.sum(0.5 * (safe[1:] + safe[:-1]) * jnp.diff(t)) / (t[-1] - t[0])
-        return jnp.where(finite, area, jnp.inf)
+        area = jnp.where(finite, area, jnp.inf)
+        return area, area
     below = risk <= target  # samples_to_target: the first recorded point at or below it
-    return jnp.where(jnp.any(below), t[jnp.argmax(below)], jnp.inf)
+    hit = jnp.argmax(below)
+    return (jnp.where(jnp.any(below), t[hit], jnp.inf),
+            jnp.where(jnp.any(below), risk[hit], jnp.inf))
 
 
 # ------------------------------------------------------------------ paths
 
 
+def _children(obj) -> dict:
+    if isinstance(obj, dict):
+        return obj
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return {}
+
+
 def get_path(optimizer: AbstractOptimizer, path: str):
-    """The value at a dotted path, with a ValueError that lists the fields if it is absent."""
+    """The value at a dotted path (fields, or keys of a table such as `group_lr`), with a
+    ValueError that lists the fields if it is absent."""
     obj = optimizer
     for name in path.split("."):
-        if not dataclasses.is_dataclass(obj) or name not in {f.name for f in dataclasses.fields(obj)}:
-            fields = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+        children = _children(obj)
+        if name not in children:
             raise ValueError(f"tune: {path!r} is not a hyperparameter of {type(optimizer).__name__} "
-                             f"(fields here: {', '.join(fields) or 'none'})")
-        obj = getattr(obj, name)
+                             f"(fields here: {', '.join(children) or 'none'})")
+        obj = children[name]
     return obj
 
 
@@ -129,6 +149,7 @@ def evaluate(problem: AbstractProblem, optimizer: AbstractOptimizer,
              target: float | None = None, num_points: int = 100, chunk: int | None = None,
              **options) -> np.ndarray:
     """The objective of every candidate, from ONE jitted, vmapped `predict` call.
+    (`evaluate_with_tiebreak` also returns the risk where each objective is taken.)
 
     Fields that set the number of iterations of a horizon in t (the optimizer's
     `iteration_fields`, e.g. `ProxLinear.batch_fraction`) cannot be traced: candidates are
@@ -136,6 +157,13 @@ def evaluate(problem: AbstractProblem, optimizer: AbstractOptimizer,
     of that many candidates in sequence (`lax.map`), which keeps large per-candidate states
     (least squares at large d) in cache: about 2x faster at d = 1000 on a CPU.
     """
+    return evaluate_with_tiebreak(problem, optimizer, candidates, budget, objective=objective,
+                                  target=target, num_points=num_points, chunk=chunk, **options)[0]
+
+
+def evaluate_with_tiebreak(problem, optimizer, candidates, budget, *, objective="final",
+                           target=None, num_points=100, chunk=None, **options):
+    """(objective, risk where it is taken) of every candidate; see `evaluate`."""
     for path in candidates:
         get_path(optimizer, path)
     check_objective(objective, target)
@@ -144,14 +172,14 @@ def evaluate(problem: AbstractProblem, optimizer: AbstractOptimizer,
     fixed = [p for p in type(optimizer).iteration_fields if p in columns]
     free = [p for p in columns if p not in fixed]
     keys = np.stack([columns[p] for p in fixed], axis=1) if fixed else np.zeros((total, 0))
-    out = np.empty(total)
+    out = np.empty((2, total))
     for value in np.unique(keys, axis=0):  # a single group unless iteration fields vary
         idx = np.flatnonzero(np.all(keys == value, axis=1))
         base = with_values(optimizer, dict(zip(fixed, value)))
         rows = {p: jnp.asarray(columns[p][idx]) for p in free}
-        out[idx] = _evaluate_block(problem, base, rows, idx.size, budget, objective, target,
-                                   num_points, chunk, options)
-    return out
+        out[:, idx] = _evaluate_block(problem, base, rows, idx.size, budget, objective, target,
+                                      num_points, chunk, options)
+    return out[0], out[1]
 
 
 def _evaluate_block(problem, optimizer, rows, size, budget, objective, target, num_points,
@@ -159,17 +187,17 @@ def _evaluate_block(problem, optimizer, rows, size, budget, objective, target, n
     def one(row):
         curve = th.predict(problem, with_values(optimizer, row), t=budget,
                            num_points=num_points, save_state=False, **options)
-        return objective_value(curve, objective, target)
+        return jnp.stack(_objective_and_tiebreak(curve, objective, target))
 
     if not rows:
-        return np.full(size, float(one({})))
+        return np.repeat(np.asarray(one({}))[:, None], size, axis=1)
     if chunk is None or chunk >= size:
-        return np.asarray(jax.jit(jax.vmap(one))(rows))
+        return np.asarray(jax.jit(jax.vmap(one))(rows)).T
     blocks = -(-size // chunk)
     padded = {p: jnp.concatenate([v, jnp.repeat(v[-1:], blocks * chunk - size)]).reshape(blocks, chunk)
               for p, v in rows.items()}
     out = jax.jit(lambda c: jax.lax.map(jax.vmap(one), c))(padded)
-    return np.asarray(out).reshape(-1)[:size]
+    return np.asarray(out).reshape(-1, 2)[:size].T
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,10 +216,16 @@ class TuneResult:
     objective: str
     budget: float
     engine: str
+    target: float | None = None
+    tiebreak: np.ndarray | None = None
+    """Grid/random: the risk where each objective is taken (ties go to the lower one)."""
 
     def ranking(self) -> np.ndarray:
-        """Candidate indices, best first (diverged ones last)."""
-        return np.argsort(np.where(np.isfinite(self.values), self.values, np.inf), kind="stable")
+        """Candidate indices, best first (ties: lower risk first; diverged ones last)."""
+        values = np.where(np.isfinite(self.values), self.values, np.inf)
+        if self.tiebreak is None:
+            return np.argsort(values, kind="stable")
+        return np.lexsort((np.where(np.isfinite(self.tiebreak), self.tiebreak, np.inf), values))
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         """(header, rows): candidates best first, or the gradient iterations in order."""
@@ -239,15 +273,16 @@ def tune(problem: AbstractProblem, optimizer: AbstractOptimizer, space: Mapping,
             raise ValueError("engine 'random' needs a key")
         candidates = random_candidates(jax.random.key(key) if isinstance(key, int) else key,
                                        num_random, **space)
-    values = evaluate(problem, optimizer, candidates, budget, objective=objective, target=target,
-                      num_points=num_points, chunk=chunk, **options)
-    finite = np.isfinite(values)
-    if not finite.any():
+    values, tiebreak = evaluate_with_tiebreak(problem, optimizer, candidates, budget,
+                                              objective=objective, target=target,
+                                              num_points=num_points, chunk=chunk, **options)
+    if not np.isfinite(values).any():
         raise ValueError("tune: every candidate diverged or missed the target; widen the space")
-    best = int(np.argmin(np.where(finite, values, np.inf)))
-    best_opt = with_values(optimizer, {p: c[best] for p, c in candidates.items()})
-    return TuneResult(candidates, values, _concrete(best_opt), float(values[best]), objective,
-                      float(budget), engine)
+    result = TuneResult(candidates, values, optimizer, np.nan, objective, float(budget), engine,
+                        target, tiebreak)
+    best = int(result.ranking()[0])
+    best_opt = _concrete(with_values(optimizer, {p: c[best] for p, c in candidates.items()}))
+    return dataclasses.replace(result, best=best_opt, best_value=float(values[best]))
 
 
 def _concrete(optimizer: AbstractOptimizer) -> AbstractOptimizer:
@@ -311,7 +346,7 @@ def _gradient(problem, optimizer, paths, budget, objective, target, num_points, 
         raise ValueError("tune: the starting point diverged; start from a smaller learning rate")
     best_opt = _concrete(with_values(optimizer, unpack(best_params)))
     return TuneResult({}, np.asarray(history), best_opt, float(np.exp(best_loss)), objective,
-                      float(budget), "gradient")
+                      float(budget), "gradient", target)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,8 +374,6 @@ class Validation:
 def final_risk_in_simulation(problem, optimizer, budget: float, *, seeds: int, key,
                              **options) -> tuple[float, float]:
     """Mean and standard error over seeds of the simulated risk at t = budget."""
-    import simulate
-
     sim = simulate.simulate(problem, optimizer, t=budget, num_points=2, seeds=seeds, key=key,
                             **options)
     return float(sim.mean()[-1]), float(sim.stderr()[-1])

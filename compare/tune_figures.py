@@ -6,13 +6,9 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-import theory as th
+from theory import AbstractOptimizer, AbstractProblem
 
-from .tune import TuneResult
-
-
-_AXIS_LABELS = {"lr": "learning rate η", "batch": "batch size B", "step": "proximal step η",
-                "batch_fraction": "batch fraction δ = m/d", "momentum": "momentum β"}
+from .tune import TuneResult, with_values
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
@@ -24,19 +20,23 @@ def _edges(values: np.ndarray) -> np.ndarray:
     return np.exp(np.concatenate([[first], mids, [last]]))
 
 
-def analytic_critical_lr(problem, batches) -> np.ndarray | None:
-    """The critical learning rate per batch size where the family has a formula
-    (least squares, THEORY.md §1); None otherwise."""
-    if isinstance(problem, th.LinearRegression):
-        return np.array([float(th.critical_lr(problem, b)) for b in batches])
-    return None
+def critical_line(problem: AbstractProblem, optimizer: AbstractOptimizer, y: str,
+                  values) -> np.ndarray | None:
+    """The family's largest stable rate (`problem.stability_limit`) for each value of the
+    optimizer field `y` (e.g. the batch size); None where the family has no formula."""
+    limits = [problem.stability_limit(with_values(optimizer, {y: v})) for v in values]
+    if any(limit is None for limit in limits):
+        return None
+    return np.array([float(limit) for limit in limits])
 
 
 def diagram_axes(result: TuneResult) -> tuple[str, str] | None:
-    """The two grid axes to draw: (lr, batch) when both vary, else a grid's only two axes."""
+    """The two grid axes to draw: the optimizer's (rate, batch) pair when both vary, else a
+    grid's only two varying axes."""
     names = [n for n in result.candidates if np.unique(result.candidates[n]).size > 1]
-    if {"lr", "batch"} <= set(names):
-        return "lr", "batch"
+    preferred = type(result.best).diagram_axes
+    if preferred is not None and set(preferred) <= set(names):
+        return preferred
     return (names[0], names[1]) if len(names) == 2 else None
 
 
@@ -47,7 +47,7 @@ def phase_diagram(result: TuneResult, *, x: str = "lr", y: str = "batch",
     Grey cells diverged (or, for samples_to_target, never reached the target). White dots:
     the best `x` for each `y` (where linear scaling of lr with batch holds, they climb with
     slope 1; it breaks past the critical batch). Dashed: the largest `x` per row that did
-    not diverge by the budget; solid: `critical` (an analytic line).
+    not diverge by the budget; solid: `critical` (an analytic line, see `critical_line`).
     """
     if x not in result.candidates or y not in result.candidates:
         raise ValueError(f"phase_diagram needs a grid over {x!r} and {y!r} "
@@ -86,15 +86,16 @@ def phase_diagram(result: TuneResult, *, x: str = "lr", y: str = "batch",
     ax.set_yscale("log")
     ax.set_xlim(_edges(xs)[0], _edges(xs)[-1])
     ax.set_ylim(_edges(ys)[0], _edges(ys)[-1])
-    ax.set_xlabel(_AXIS_LABELS.get(x, x))
-    ax.set_ylabel(_AXIS_LABELS.get(y, y))
+    labels = type(result.best).labels
+    ax.set_xlabel(labels.get(x, x))
+    ax.set_ylabel(labels.get(y, y))
     ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
     if title:
         ax.set_title(title, fontsize=9)
     return fig
 
 
-def schedule_figure(optimizers: dict[str, th.SGD], budget: float) -> Figure:
+def schedule_figure(optimizers: dict[str, AbstractOptimizer], budget: float) -> Figure:
     """Learning rate against t for each labelled optimizer (e.g. optimised vs constant)."""
     fig = Figure(figsize=(5.2, 3.4), dpi=150, layout="constrained")
     ax = fig.add_subplot()

@@ -1,12 +1,17 @@
-"""hild.simulate: finite-d runs of the problems of theory/, jitted and vmapped over seeds.
+"""simulate: finite-d runs of the problems of theory/, jitted and vmapped over seeds.
 
-`simulate(problem, optimizer, steps | t=..., seeds=..., key=...)` is the one entry point;
-each family has its own module here and registers its simulator with `simulate_family`.
+`simulate(problem, optimizer, steps | t=..., seeds=..., key=...)` is the one entry point. Each
+family has its own public module here with one `AbstractSimulation` subclass
+(docs/families.md); every public module of this package is imported at start-up, so a new
+module is all a new family needs here.
 """
 
-from . import committee, linreg, sensing
-from ._simulate import DTYPES, simulate, simulate_family
-from .committee import measure_overlaps
+from theory._discover import import_public_modules
 
-__all__ = ["simulate", "simulate_family", "DTYPES", "linreg", "committee", "sensing",
-           "measure_overlaps"]
+from ._family import SIMULATIONS, AbstractSimulation, FreshBatch, Instance, simulation_of
+from ._simulate import DTYPES, simulate
+
+import_public_modules(__name__, __path__)
+
+__all__ = ["simulate", "DTYPES", "AbstractSimulation", "Instance", "FreshBatch",
+           "simulation_of", "SIMULATIONS"]

@@ -1,30 +1,30 @@
-"""`simulate`: the one entry point of simulate/ — finite-d runs of the problems of theory/."""
+"""`simulate`: the one entry point of simulate/ — finite-d runs of the problems of theory/.
+
+One driver for every family: horizon -> record grid (the theory's, so both curves align) ->
+per seed: draw an instance, run the optimizer's update rule on fresh batches under
+`lax.scan` -> `vmap` over seeds -> divergence -> `Curve`.
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from theory import AbstractOptimizer, AbstractProblem, Curve
-from theory._predict import Horizon, make_horizon
+from theory import AbstractProblem, Curve, StepClock, check_optimizer, divergence_threshold
+from theory import record_grid, scan_with_records
+from theory._predict import make_horizon
+
+from ._family import AbstractSimulation, FreshBatch, simulation_of
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
 
-@functools.singledispatch
-def simulate_family(problem: AbstractProblem, optimizer: AbstractOptimizer, horizon: Horizon, *,
-                    d: int | None, seeds: int, key, dtype, progress, **options) -> Curve:
-    """The simulator of one family; each family module of simulate/ registers its own."""
-    known = ", ".join(c.__name__ for c in simulate_family.registry if c is not object)
-    raise TypeError(f"hild has no simulator for {type(problem).__name__}; known problems: {known}")
-
-
 def simulate(
     problem: AbstractProblem,
-    optimizer: AbstractOptimizer,
+    optimizer,
     steps: int | None = None,
     *,
     t: float | None = None,
@@ -33,9 +33,10 @@ def simulate(
     key,
     num_points: int = 200,
     spacing: str = "linear",
+    save_at=None,
     dtype: str = "float32",
+    save_state: bool = True,
     progress: Callable[[int, int], None] | None = None,
-    **options,
 ) -> Curve:
     """Run `optimizer` on `seeds` independent finite-d instances of `problem`.
 
@@ -50,16 +51,18 @@ def simulate(
     - `steps` or `t`: the horizon, as for `theory.predict`.
     - `d`: input dimension, for families whose problem does not fix it.
     - `seeds`: number of independent runs (>= 2, for a standard error).
-    - `key`: a `jax.random.key` (or an int seed); the same key gives the same output.
+    - `key`: a `jax.random.key` (or an int seed); the same key gives the same output, bit
+      for bit.
 
-    **Other arguments:** `num_points`, `spacing` (as for predict); `dtype` "float32" or
-    "float64" (needs `jax_enable_x64`); `progress(k, total)` called as steps complete;
-    `**options` for the family (e.g. `save_state`).
+    **Other arguments:** `num_points`, `spacing`, `save_at` (as for predict); `dtype`
+    "float32" or "float64" (needs `jax_enable_x64`); `save_state` records every seed's
+    measured order parameters (the theory can start from them); `progress(k, total)` called
+    as steps complete.
 
-    **Returns:** a `Curve` whose `risk` has shape `(seeds, T)`; `diverged`/`diverged_step`
-    per seed.
+    **Returns:** a `Curve` whose `risk` has shape `(seeds, T)`; `diverged`, `diverged_step`,
+    `diverged_t` per seed.
     """
-    horizon = make_horizon(steps, t, num_points, spacing)
+    horizon = make_horizon(steps, t, num_points, spacing, save_at)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
         raise ValueError(f"seeds must be an integer >= 2 (got {seeds!r})")
     if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
@@ -69,7 +72,54 @@ def simulate(
     if dtype == "float64" and not jax.config.jax_enable_x64:
         raise ValueError("dtype='float64' needs jax_enable_x64: call "
                          "jax.config.update('jax_enable_x64', True) at start-up")
+    sim = simulation_of(problem)
+    check_optimizer(problem, optimizer)
+    d = sim.dimension(problem, d)
+    samples = optimizer.samples_per_step(d)
+    theory_clock = problem.clock(optimizer)
+    clock = theory_clock or StepClock(samples, d)
+    grid = record_grid(horizon, clock, stepped=theory_clock is not None)
     if isinstance(key, int):
         key = jax.random.key(key)
-    return simulate_family(problem, optimizer, horizon, d=d, seeds=seeds, key=key,
-                           dtype=DTYPES[dtype], progress=progress, **options)
+    keys = jax.random.split(key, seeds)
+    risk, observables, state, diverged, dstep = _run(
+        sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
+        DTYPES[dtype], bool(save_state), progress)
+    metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
+                "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": problem.risk_label(),
+                **problem.metadata(), **sim.metadata(problem, optimizer, d)}
+    dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
+    return Curve(step=grid.steps, t=grid.times, risk=risk, state=state, diverged=diverged,
+                 diverged_step=dstep, diverged_t=dt, problem=problem, optimizer=optimizer,
+                 metadata=metadata, observables=observables)
+
+
+def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, clock, num_steps,
+              steps, dtype, save_state, progress):
+    params, fixed, data_key = sim.draw(problem, key, d, dtype)
+
+    def step(carry, k):
+        params, opt_state = carry
+        batch = FreshBatch(sim, problem, fixed, jax.random.fold_in(data_key, k), samples)
+        return optimizer.update(params, opt_state, batch, clock)
+
+    def observe(carry):
+        obs = sim.observe(problem, fixed, carry[0])
+        return obs.risk, (obs.observables, obs.state if save_state else None)
+
+    threshold = divergence_threshold(observe((params, None))[0], problem.divergence_floor())
+    report = None if progress is None else (lambda k: progress(int(k), num_steps))
+    return scan_with_records(step, observe, (params, optimizer.init(params, clock)), num_steps,
+                             steps, threshold, progress=report,
+                             report_every=max(1, num_steps // 100))
+
+
+@eqx.filter_jit
+def _run(sim, problem, optimizer, keys, d, samples, clock, num_steps, steps, dtype, save_state,
+         progress):
+    run = lambda key: _one_seed(sim, problem, optimizer, key, d, samples, clock, num_steps,
+                                steps, dtype, save_state, progress)
+    out = jax.vmap(run)(keys)
+    extras, state = out.observed
+    extras = jax.tree.map(lambda x: jnp.where(jnp.isinf(out.risk), jnp.inf, x), extras)
+    return out.risk, extras, state, out.diverged, out.diverged_step

@@ -1,11 +1,12 @@
 r"""Two-layer teacher–student networks at finite d: the real network trained by online SGD.
 
 Each step draws B fresh inputs $x_b \sim N(0, I_d)$ and labels $y_b = \sum_m v^*_m
-g(w^*_m\cdot x_b/\sqrt d) + \sigma\xi_b$, then takes the step of `theory.committee`
-(THEORY.md §2): with $\Delta_b = f(x_b) - y_b$ and η = lr(t), $t = kB/d$,
-$w_k \leftarrow w_k - \frac{\eta}{B\sqrt d}\sum_b v_k g'(\lambda_{kb})\Delta_b x_b +
-\beta(w_k - w_k^{\rm prev})$ and, if trained, $v_k \leftarrow v_k - \frac{\eta_v}{Bd}\sum_b
-g(\lambda_{kb})\Delta_b + \beta(v_k - v_k^{\rm prev})$. Memory O(seeds · (B + K + M) · d).
+g(w^*_m\cdot x_b/\sqrt d) + \sigma\xi_b$; with $\Delta_b = f(x_b) - y_b$ the mean gradients
+in the scaled parametrisation of `theory.committee` (docs/theory.md, Committee machines) are
+$\hat g_{w_k} = \frac{1}{B\sqrt d}\sum_b v_k g'(\lambda_{kb})\Delta_b x_b$ (group
+"first_layer") and, if trained, $\hat g_{v_k} = \frac{1}{Bd}\sum_b g(\lambda_{kb})\Delta_b$
+(group "second_layer"); the optimizer applies its rates and momentum. Memory
+O(seeds · (B + K + M) · d).
 
 **The recorded risk is exact.** For $x \sim N(0, I_d)$ the local fields $(\lambda, \nu) =
 (Wx, W^*x)/\sqrt d$ are jointly Gaussian with covariance $[[Q, R], [R^\top, T]]$ measured
@@ -25,16 +26,13 @@ from __future__ import annotations
 
 import math
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from theory import SGD, Curve, Horizon, record_steps, record_times, scan_with_records
-from theory.committee import (CommitteeMachine, Overlaps, divergence_limits, observed_risk,
-                              sqrt_factor)
+from theory import CommitteeMachine, Observation, Overlaps
+from theory.committee import norm_limit, observed_risk, sqrt_factor
 
-from ._simulate import simulate_family
+from ._family import AbstractSimulation, Instance
 
 
 def measure_overlaps(problem: CommitteeMachine, W, W_star, v) -> Overlaps:
@@ -74,86 +72,56 @@ def draw_network(problem: CommitteeMachine, key, d: int, dtype=jnp.float32):
     return both[:K].astype(dtype), both[K:].astype(dtype), problem.init.v.astype(dtype)
 
 
-def _one_seed(problem, optimizer, key, d, num_steps, rec, dtype, save_state, progress):
-    batch = optimizer.static_batch()
-    act = problem.act
-    k_net, k_data = jax.random.split(key)
-    W0, W_star, v0 = draw_network(problem, k_net, d, dtype)
-    v_star = problem.teacher_second_layer.astype(dtype)
-    noise = problem.noise.astype(dtype)
-    beta = optimizer.checked_momentum().astype(dtype)
-    T = W_star @ W_star.T / d
-    root_d = math.sqrt(d)
-    train = problem.train_second_layer
 
-    def step(carry, k):
-        W, v, W_prev, v_prev = carry
-        kx, kn = jax.random.split(jax.random.fold_in(k_data, k))
+class CommitteeSimulation(AbstractSimulation):
+    problem = CommitteeMachine
+
+    def dimension(self, problem: CommitteeMachine, d):
+        if d is None:
+            raise ValueError("d is required for the committee simulation (the problem has no d)")
+        if d < problem.K + problem.M:
+            raise ValueError(f"d must be >= K + M = {problem.K + problem.M} (got {d})")
+        return d
+
+    def draw(self, problem: CommitteeMachine, key, d, dtype) -> Instance:
+        k_net, k_data = jax.random.split(key)
+        W, W_star, v = draw_network(problem, k_net, d, dtype)
+        T = W_star @ W_star.T / d
+        q_limit = norm_limit(problem, measure_overlaps(problem, W, W_star, v))
+        params = {"first_layer": W}
+        if problem.train_second_layer:
+            params["second_layer"] = v
+        fixed = (W_star, T, v, problem.teacher_second_layer.astype(dtype),
+                 problem.noise.astype(dtype), q_limit)
+        return Instance(params, fixed, k_data)
+
+    def gradient(self, problem, fixed, params, key, batch):
+        W_star, _, v_fixed, v_star, noise, _ = fixed
+        W = params["first_layer"]
+        v = params.get("second_layer", v_fixed)
+        d, dtype = W.shape[1], W.dtype
+        root_d = math.sqrt(d)
+        act = problem.act
+        kx, kn = jax.random.split(key)
         x = jax.random.normal(kx, (batch, d), dtype)
         lam = x @ W.T / root_d
         y = act(x @ W_star.T / root_d) @ v_star + noise * jax.random.normal(kn, (batch,), dtype)
         delta = act(lam) @ v - y
-        eta = optimizer.lr_at(k * batch / d).astype(dtype)
         coef = v[None, :] * act.derivative(lam) * delta[:, None]
-        W_next = W - (eta / (batch * root_d)) * (coef.T @ x) + beta * (W - W_prev)
-        if train:
-            eta_v = eta if problem.lr_second is None else problem.lr_second.astype(dtype)
-            v_next = v - (eta_v / (batch * d)) * (act(lam).T @ delta) + beta * (v - v_prev)
-        else:
-            v_next = v
-        return W_next, v_next, W, v
+        grads = {"first_layer": (coef.T @ x) / (batch * root_d)}
+        if "second_layer" in params:
+            grads["second_layer"] = (act(lam).T @ delta) / (batch * d)
+        return grads
 
-    def observe(carry):
-        W, v = carry[0], carry[1]
-        state = Overlaps(W @ W.T / d, W @ W_star.T / d, v)
-        return observed_risk(problem, state, q_limit, T), (state if save_state else None)
+    def observe(self, problem, fixed, params) -> Observation:
+        W_star, T, v_fixed, _, _, q_limit = fixed
+        state = measure_overlaps(problem, params["first_layer"], W_star,
+                                 params.get("second_layer", v_fixed))
+        return Observation(observed_risk(problem, state, q_limit, T), {}, state)
 
-    init_state = Overlaps(W0 @ W0.T / d, W0 @ W_star.T / d, v0)
-    risk_limit, q_limit = divergence_limits(problem, init_state)
-    report = None if progress is None else (lambda k: progress(int(k), num_steps))
-    return scan_with_records(step, observe, (W0, v0, W0, v0), num_steps, rec, risk_limit,
-                             progress=report, report_every=max(1, num_steps // 100))
+    def metadata(self, problem, optimizer, d) -> dict:
+        return {"init": "problem.init" if problem.init is not None else
+                f"random (init_scale={float(problem.init_scale):g}, per seed)"}
 
 
-@eqx.filter_jit
-def _run(problem, optimizer, keys, d, num_steps, rec, dtype, save_state, progress):
-    run = lambda key: _one_seed(problem, optimizer, key, d, num_steps, rec, dtype, save_state, progress)
-    out = jax.vmap(run)(keys)
-    return out.risk, out.observed, out.diverged, out.diverged_step
-
-
-def _record_grid(horizon: Horizon, d: int, batch: int) -> tuple[int, np.ndarray]:
-    """Steps to run and steps to record: for `t=`, the theory's `record_times` rounded to
-    steps (round(t d / B)), so both curves sit at the same t up to B/(2d)."""
-    if horizon.steps is not None:
-        return horizon.steps, record_steps(horizon.steps, horizon.num_points, horizon.spacing)
-    num_steps = max(1, math.ceil(horizon.t * d / batch))
-    times = record_times(horizon.t, horizon.num_points, horizon.spacing)
-    return num_steps, np.unique(np.minimum(np.round(times * d / batch), num_steps).astype(np.int64))
-
-
-@simulate_family.register
-def _simulate_committee(problem: CommitteeMachine, optimizer, horizon: Horizon, *, d, seeds, key,
-                        dtype, progress, save_state: bool = True) -> Curve:
-    """Option: `save_state` records every seed's `Overlaps` (the theory can then start from
-    each seed's measured initial overlaps: `curve.state` at index 0 along time)."""
-    if not isinstance(optimizer, SGD):
-        raise TypeError(f"the committee machine supports SGD (got {type(optimizer).__name__})")
-    if d is None:
-        raise ValueError("d is required for the committee simulation (the problem has no d)")
-    if d < problem.K + problem.M:
-        raise ValueError(f"d must be >= K + M = {problem.K + problem.M} (got {d})")
-    batch = optimizer.static_batch()
-    num_steps, rec = _record_grid(horizon, d, batch)
-    keys = jax.random.split(key, seeds)
-    risk, state, diverged, dstep = _run(problem, optimizer, keys, d, num_steps, jnp.asarray(rec),
-                                        dtype, save_state, progress)
-    init = "problem.init" if problem.init is not None else \
-        f"random (init_scale={float(problem.init_scale):g}, per seed)"
-    return Curve(step=jnp.asarray(rec), t=jnp.asarray(rec) * batch / d, risk=risk, state=state,
-                 diverged=diverged, diverged_step=dstep, problem=problem, optimizer=optimizer,
-                 metadata={"family": "committee", "method": "simulation", "d": d, "seeds": seeds,
-                           "dtype": jnp.dtype(dtype).name, "init": init})
-
-
-__all__ = ["measure_overlaps", "draw_network"]
+__all__ = ["measure_overlaps", "draw_network", "CommitteeSimulation"]

@@ -1,34 +1,46 @@
-"""hild.theory: deterministic learning curves of high-dimensional learning problems.
+"""theory: deterministic learning curves of high-dimensional learning problems.
 
-`predict(problem, optimizer, steps | t=...)` is the one entry point; each family lives in
-its own module (`theory.linreg`, `theory.committee`, `theory.sensing`) and registers its
-theory with `predict_family`.
+`predict(problem, optimizer, steps | t=...)` is the one entry point. Each family lives in its
+own public module here (`theory.linreg`, `theory.committee`, `theory.sensing`, ...) and
+registers itself by subclassing `AbstractProblem` (docs/families.md); every public module of
+this package is imported at start-up, so a new module is all a new family needs here.
 """
 
-from . import committee, linreg, schedules, sensing, spectra
+from . import schedules, spectra
+from ._checks import check_integer, check_range, check_vector, checked
 from ._config import ConfigError, Table
 from ._curve import Curve
-from ._predict import Horizon, make_horizon, predict, predict_family
-from ._problem import AbstractProblem, families, problem_class
-from ._record import divergence_threshold, record_steps, record_times, scan_with_records
+from ._discover import import_public_modules
+from ._family import (DEFAULT_FAMILY, ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock,
+                      check_optimizer, families, problem_class)
+from ._predict import Horizon, make_horizon, predict
+from ._record import (Grid, divergence_threshold, record_grid, record_steps, record_times,
+                      scan_with_records)
 from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
 from .linreg import LinearRegression, ModeMoments, critical_lr
-from .optim import SGD, AbstractOptimizer, ProxLinear, optimizer_from_config
+from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
+
+import_public_modules(__name__, __path__)
 
 __version__ = "0.1.0"
 
 __all__ = [
     # entry point and results
-    "predict", "predict_family", "Horizon", "make_horizon", "Curve",
-    # bases, optimizers, configs
-    "AbstractProblem", "AbstractOptimizer", "SGD", "ProxLinear", "optimizer_from_config",
-    "families", "problem_class", "ConfigError", "Table", "schedules", "spectra",
-    # shared machinery for families
-    "record_steps", "record_times", "scan_with_records", "divergence_threshold",
+    "predict", "Horizon", "make_horizon", "Curve",
+    # the family interface
+    "AbstractProblem", "Recursion", "ODE", "Observation", "StepClock", "BenchCase",
+    "families", "problem_class", "check_optimizer", "DEFAULT_FAMILY",
+    "check_range", "check_integer", "check_vector", "checked",
+    # optimizers, schedules, configs
+    "AbstractOptimizer", "SGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
+    "ConfigError", "Table", "schedules", "spectra",
+    # shared machinery
+    "Grid", "record_grid", "record_steps", "record_times", "scan_with_records",
+    "divergence_threshold",
     # families
-    "linreg", "LinearRegression", "ModeMoments", "critical_lr",
-    "committee", "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
-    "sensing", "RankOneSensing", "BilinearState", "SymmetricState",
+    "LinearRegression", "ModeMoments", "critical_lr",
+    "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
+    "RankOneSensing", "BilinearState", "SymmetricState",
     "__version__",
 ]

@@ -6,7 +6,9 @@ rejects NaN/inf, and at `finish()` rejects fields it did not read, listing the a
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 
@@ -108,6 +110,25 @@ class Table:
         return value
 
 
-def scalar(x) -> float:
-    """A concrete scalar field as a Python float, for `to_config`."""
-    return float(x)
+def read_call(fn: Callable, table: Table, **given):
+    """Call `fn` with `given` and its other parameters read from `table` by their
+    annotations: `int`, `float`, `list[float]` (one with a default is optional). Then
+    `finish()`."""
+    kwargs = dict(given)
+    for name, param in inspect.signature(fn).parameters.items():
+        if name in given:
+            continue
+        kind = str(param.annotation).replace(" ", "")
+        default = param.default if param.default is not inspect.Parameter.empty else _MISSING
+        if default is not _MISSING and not table.has(name):
+            continue
+        if kind.startswith("int"):
+            kwargs[name] = table.integer(name, default)
+        elif kind.startswith("list"):
+            kwargs[name] = table.numbers(name, default)
+        elif kind.startswith("float"):
+            kwargs[name] = table.number(name, default)
+        else:
+            raise TypeError(f"read_call: {fn.__name__}({name}: {kind}) has no config type")
+    table.finish()
+    return fn(**kwargs)

@@ -18,24 +18,30 @@ from jaxtyping import Array
 
 from ._config import Table
 from ._io import atomic_write, atomic_write_text
-from ._problem import AbstractProblem, problem_class
+from ._family import AbstractProblem, problem_class
 from .optim import AbstractOptimizer, optimizer_from_config
 
 
 class Curve(eqx.Module):
-    """A learning curve: risk (and order parameters) at recorded times.
+    """A learning curve: risk, named observables and order parameters at recorded times.
 
     **Fields:**
 
-    - `step`: optimizer iterations at the recorded points, shape `(T,)`.
+    - `step`: optimizer iterations at the recorded points, shape `(T,)` (-1 for a theory in
+      continuous time without d).
     - `t`: time in samples/d at those points, shape `(T,)` (the axis every family shares).
-    - `risk`: `0.5 E[(f - f*)^2]` on clean targets; shape `(T,)` for theory,
-      `(seeds, T)` for simulation. `inf` after divergence.
+    - `risk`: the family's risk (docs/theory.md, Conventions: `0.5 E[(f - f*)^2]` on clean
+      targets; the Frobenius error without the 1/2 for matrix sensing; the family's
+      `risk_label()` says which); shape `(T,)` for theory, `(seeds, T)` for simulation.
+      `inf` after divergence.
     - `state`: the family's order parameters over time (leading axes as `risk`), or None.
-    - `diverged`: whether the run diverged (shape `()` for theory, `(seeds,)` for simulation).
-    - `diverged_step`: the iteration where it did, -1 if it did not.
+    - `diverged`: whether the run diverged (shape `()` for theory, `(seeds,)` for simulation);
+      `diverged_step`: the iteration where it did (-1 if it did not, or without steps);
+      `diverged_t`: its time in samples/d (inf if it did not).
     - `problem`, `optimizer`: what was run.
-    - `metadata`: plain values (family, method, d, seeds, dtype, versions).
+    - `metadata`: plain values (family, method, d, seeds, dtype, labels, ...).
+    - `observables`: the family's named extra observables (e.g. per-class errors), each
+      shaped as `risk`.
     """
 
     step: Array
@@ -47,6 +53,8 @@ class Curve(eqx.Module):
     problem: AbstractProblem
     optimizer: AbstractOptimizer
     metadata: dict = eqx.field(static=True)
+    observables: dict = eqx.field(default_factory=dict)
+    diverged_t: Array | None = None
 
     @property
     def is_simulation(self) -> bool:
@@ -56,53 +64,68 @@ class Curve(eqx.Module):
     def seeds(self) -> int:
         return self.risk.shape[0] if self.is_simulation else 0
 
-    def mean(self) -> np.ndarray:
-        """Risk averaged over seeds (the risk itself for theory)."""
-        risk = np.asarray(self.risk, dtype=np.float64)
-        return risk.mean(axis=0) if self.is_simulation else risk
+    def values(self, name: str = "risk") -> np.ndarray:
+        """The risk or a named observable, as float64."""
+        if name == "risk":
+            return np.asarray(self.risk, dtype=np.float64)
+        if name not in self.observables:
+            raise ValueError(f"observable must be one of {', '.join(['risk', *self.observables])} "
+                             f"(got {name!r})")
+        return np.asarray(self.observables[name], dtype=np.float64)
 
-    def stderr(self) -> np.ndarray:
-        """Standard error of the seed mean (zeros for theory)."""
-        risk = np.asarray(self.risk, dtype=np.float64)
+    def mean(self, name: str = "risk") -> np.ndarray:
+        """Averaged over seeds (the values themselves for theory)."""
+        values = self.values(name)
+        return values.mean(axis=0) if self.is_simulation else values
+
+    def stderr(self, name: str = "risk") -> np.ndarray:
+        """Standard error of the seed mean (zeros for theory; inf where a seed diverged)."""
+        values = self.values(name)
         if not self.is_simulation:
-            return np.zeros_like(risk)
-        finite = np.all(np.isfinite(risk), axis=0)
+            return np.zeros_like(values)
+        finite = np.all(np.isfinite(values), axis=0)
         with np.errstate(invalid="ignore"):
-            se = risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0])
-        return np.where(finite, se, np.inf)  # a diverged seed makes the mean infinite
+            se = values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
+        return np.where(finite, se, np.inf)
 
     # ------------------------------------------------------------------ I/O
 
     def save(self, path: str | os.PathLike) -> list[Path]:
-        """Write `<path>.csv` (step, t, risk per seed), `<path>.json` (everything else) and,
-        when the curve has a state, `<path>.state.npz`. Each file is written atomically.
+        """Write `<path>.csv` (step, t, and per name: the theory value, or the mean, standard
+        error and every seed), `<path>.json` (everything else) and, when the curve has a
+        state, `<path>.state.npz`. Each file is written atomically.
 
         Returns the paths written.
         """
         stem = _stem(path)
         step = np.asarray(self.step)
         t = np.asarray(self.t, dtype=np.float64)
-        risk = np.asarray(self.risk, dtype=np.float64)
+        names = ["risk", *self.observables]
+        columns: list[tuple[str, np.ndarray]] = []
+        if self.is_simulation:
+            for name in names:
+                columns += [(f"{name}_mean", self.mean(name)), (f"{name}_stderr", self.stderr(name))]
+            for name in names:
+                values = self.values(name)
+                columns += [(f"{name}_seed{i}", values[i]) for i in range(values.shape[0])]
+        else:
+            columns = [(name, self.values(name)) for name in names]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        if self.is_simulation:
-            mean, stderr = self.mean(), self.stderr()
-            writer.writerow(["step", "t", "risk_mean", "risk_stderr"]
-                            + [f"risk_seed{i}" for i in range(risk.shape[0])])
-            for j in range(step.shape[0]):
-                writer.writerow([int(step[j]), _fmt(t[j]), _fmt(mean[j]), _fmt(stderr[j])]
-                                + [_fmt(r) for r in risk[:, j]])
-        else:
-            writer.writerow(["step", "t", "risk"])
-            for j in range(step.shape[0]):
-                writer.writerow([int(step[j]), _fmt(t[j]), _fmt(risk[j])])
+        writer.writerow(["step", "t"] + [c for c, _ in columns])
+        for j in range(step.shape[0]):
+            writer.writerow([int(step[j]), _fmt(t[j])] + [_fmt(v[j]) for _, v in columns])
         written = [atomic_write_text(_sibling(stem, ".csv"), buf.getvalue())]
+        diverged_t = None if self.diverged_t is None else \
+            [None if not np.isfinite(x) else float(x) for x in np.atleast_1d(np.asarray(self.diverged_t))]
         sidecar = {
             "family": type(self.problem).family,
             "problem": self.problem.to_config(),
             "optimizer": self.optimizer.to_config(),
             "diverged": np.asarray(self.diverged).tolist(),
             "diverged_step": np.asarray(self.diverged_step).tolist(),
+            "diverged_t": diverged_t if self.is_simulation or diverged_t is None else diverged_t[0],
+            "observables": list(self.observables),
             "metadata": self.metadata,
         }
         if self.state is not None:
@@ -128,8 +151,14 @@ class Curve(eqx.Module):
         col = {name: i for i, name in enumerate(header)}
         step = jnp.asarray(body[:, col["step"]].astype(np.int64))
         t = jnp.asarray(body[:, col["t"]])
-        seed_cols = [i for name, i in col.items() if name.startswith("risk_seed")]
-        risk = jnp.asarray(body[:, seed_cols].T if seed_cols else body[:, col["risk"]])
+        simulation = "risk_mean" in col
+
+        def read(name):
+            if simulation:
+                seeds = [i for c, i in col.items() if c.startswith(f"{name}_seed")]
+                return jnp.asarray(body[:, seeds].T)
+            return jnp.asarray(body[:, col[name]])
+
         problem = problem_class(sidecar["family"]).from_config(Table(sidecar["problem"], "problem"))
         optimizer = optimizer_from_config(Table(sidecar["optimizer"], "optimizer"))
         state = None
@@ -138,10 +167,16 @@ class Curve(eqx.Module):
             state_cls = getattr(importlib.import_module(module), name)
             with np.load(_sibling(stem, ".state.npz")) as data:
                 state = state_cls(**{k: jnp.asarray(data[k]) for k in data.files})
-        return cls(step=step, t=t, risk=risk, state=state,
+        raw_t = sidecar.get("diverged_t")
+        diverged_t = None if raw_t is None and "diverged_t" not in sidecar else \
+            jnp.asarray(np.where(np.equal(np.asarray(raw_t, dtype=object), None), np.inf,
+                                 np.asarray(raw_t, dtype=object)).astype(np.float64))
+        return cls(step=step, t=t, risk=read("risk"), state=state,
                    diverged=jnp.asarray(sidecar["diverged"]),
                    diverged_step=jnp.asarray(sidecar["diverged_step"]),
-                   problem=problem, optimizer=optimizer, metadata=sidecar["metadata"])
+                   problem=problem, optimizer=optimizer, metadata=sidecar["metadata"],
+                   observables={n: read(n) for n in sidecar.get("observables", [])},
+                   diverged_t=diverged_t)
 
 
 def _stem(path) -> Path:

@@ -50,7 +50,56 @@ def record_times(t_end: float, num_points: int, spacing: str = "linear") -> np.n
     return np.concatenate([[0.0], np.geomspace(t_end / 1000, t_end, num_points - 1)])
 
 
+class Grid(NamedTuple):
+    """Where a run is recorded. `steps`: recorded steps (None for a continuous-time theory),
+    maybe traced; `times`: their t; `num_steps`: steps to run (static); `active`: the last
+    step that counts when `num_steps` is only a bound (a traced batch), else None."""
+
+    steps: Any
+    times: Any
+    num_steps: int | None
+    active: Any = None
+
+
+def record_grid(horizon, clock, *, stepped: bool = True) -> Grid:
+    """The record grid of a horizon (see `theory.Horizon`).
+
+    - No clock (a theory in continuous t without d): `record_times`, or `save_at`.
+    - A clock and `stepped` (the theory itself has steps): `steps`, or ceil(t d / samples)
+      steps, recorded at `record_steps` (or `save_at` rounded to steps). With a traced
+      batch, the horizon in t runs up to the bound of `clock.lower` and each element stops
+      after its own steps.
+    - A clock but not `stepped` (a simulation of a continuous-time theory): the theory's
+      record times rounded to steps, so both curves sit at the same t up to half a step.
+    """
+    if clock is None:
+        if horizon.steps is not None:
+            raise ValueError("this theory has no d, so no step count: give t= (samples/d) "
+                             "instead of steps=")
+        times = horizon.save_at if horizon.save_at is not None else \
+            record_times(horizon.t, horizon.num_points, horizon.spacing)
+        return Grid(None, np.asarray(times, dtype=np.float64), None)
+    if not clock.concrete and horizon.steps is None:
+        num_steps = clock.steps_for(horizon.t)  # the bound, from clock.lower
+        times = horizon.save_at if horizon.save_at is not None else \
+            record_times(horizon.t, horizon.num_points, horizon.spacing)
+        steps = jnp.round(jnp.asarray(times) * clock.d / clock.samples).astype(jnp.int32)
+        return Grid(steps, clock.time(steps), num_steps, steps[-1])
+    num_steps = horizon.steps if horizon.steps is not None else clock.steps_for(horizon.t)
+    if horizon.save_at is not None:
+        steps = np.round(np.asarray(horizon.save_at) * clock.d / float(clock.samples))
+        steps = np.minimum(steps, num_steps).astype(np.int64)
+    elif stepped or horizon.steps is not None:
+        steps = record_steps(num_steps, horizon.num_points, horizon.spacing)
+    else:
+        times = record_times(horizon.t, horizon.num_points, horizon.spacing)
+        steps = np.unique(np.minimum(np.round(times * clock.d / float(clock.samples)),
+                                     num_steps).astype(np.int64))
+    return Grid(steps, clock.time(steps), num_steps)
+
+
 def divergence_threshold(risk0: Array, floor: Array | float = 1.0) -> Array:
+    """`DIVERGENCE_FACTOR` × max(initial risk, floor)."""
     return DIVERGENCE_FACTOR * jnp.maximum(risk0, floor)
 
 

@@ -4,7 +4,8 @@ Data $x \sim N(0, \Sigma)$, $\Sigma = \mathrm{diag}(\lambda)$ (any PSD $\Sigma$ 
 its eigenbasis), target $y = \theta^*\cdot x + \sigma\xi$, model $f = \theta\cdot x$ with
 $\theta = w/\sqrt d$ (pre-activation $w\cdot x/\sqrt d$). `SGD(lr=η, batch=B, momentum=β)`
 takes the per-step size $\gamma = \eta/d$ in θ units, so η is O(1): the critical η of
-isotropic data is $2d/(d+2) \to 2$. Time $t = kB/d$. THEORY.md §1; Bordelon & Pehlevan,
+isotropic data is $2d/(d+2) \to 2$. Time $t = kB/d$. docs/theory.md, Least squares;
+Bordelon & Pehlevan,
 "Learning curves for SGD on structured features", ICLR 2022 (arXiv 2106.02713);
 Paquette, Lee, Pedregosa, Paquette, "SGD in the large", arXiv 2102.04396.
 
@@ -13,11 +14,7 @@ Risk: $\tfrac12 E[(f - f^*)^2] = \tfrac12\sum_i \lambda_i E[e_i^2]$, $e = \theta
 
 from __future__ import annotations
 
-import math
-
-import diffrax
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
@@ -25,14 +22,9 @@ from jaxtyping import Array
 
 from . import spectra
 from ._checks import check_range, check_vector, is_concrete
-from ._config import Table
-from ._curve import Curve
-from ._predict import Horizon, predict_family
-from ._problem import AbstractProblem
-from ._record import divergence_threshold, record_steps, record_times, scan_with_records
+from ._config import Table, read_call
+from ._family import ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock
 from .optim import SGD
-
-METHODS = ("recursion", "ode")
 
 
 class ModeMoments(eqx.Module):
@@ -55,6 +47,9 @@ class LinearRegression(AbstractProblem):
     """
 
     family = "linreg"
+    optimizers = (SGD,)
+    methods = {"recursion": "recursion", "ode": "ode"}
+    ode_tolerances = (1e-8, 1e-12, 1_000_000)
     spectrum: Array
     teacher: Array
     noise: Array
@@ -99,12 +94,57 @@ class LinearRegression(AbstractProblem):
     def d(self) -> int:
         return self.spectrum.shape[0]
 
+    @property
+    def dimension(self) -> int:
+        return self.d
+
     def risk(self, a: Array) -> Array:
         r"""$\tfrac12\sum_i\lambda_i a_i$ for per-mode second moments `a`."""
         return 0.5 * (a @ self.spectrum)
 
-    def initial_moments(self) -> ModeMoments:
-        return ModeMoments((self.init - self.teacher) ** 2)
+    def initial_state(self, init=None) -> ModeMoments:
+        """Per-mode moments at t = 0: `init` (a `ModeMoments` or a length-d sequence of
+        $E[e_i^2]$), or those of `problem.init`."""
+        if init is None:
+            return ModeMoments((self.init - self.teacher) ** 2)
+        a = init.a if isinstance(init, ModeMoments) else init
+        check_vector("init.a", a, size=self.d)
+        check_range("init.a", a, low=0.0)
+        return ModeMoments(jnp.asarray(a, dtype=float))
+
+    def clock(self, optimizer: SGD) -> StepClock:
+        return StepClock(optimizer.batch, self.d, "SGD.batch", lower=1.0)
+
+    def divergence_floor(self) -> Array:
+        return jnp.maximum(1.0, self.noise**2)
+
+    def parameter_groups(self) -> tuple[str, ...]:
+        return ("weights",)
+
+    def dynamics(self, optimizer: SGD, state: ModeMoments, method: str) -> Recursion | ODE:
+        if method == "recursion":
+            return _recursion(self, optimizer, state)
+        return _ode(self, optimizer, state)
+
+    def stability_limit(self, optimizer: SGD) -> Array | None:
+        """`critical_lr` at the optimizer's batch (plain SGD only: None with momentum)."""
+        if not is_concrete(optimizer.momentum) or float(optimizer.momentum) != 0.0:
+            return None
+        return critical_lr(self, optimizer.batch)
+
+    @classmethod
+    def bench_case(cls, quick: bool = False) -> BenchCase:
+        """Power-law spectrum (α = 1.5, source β = 1.2, σ = 0.1), η = η_c/2, B = 1, 1e5 samples
+        at d = 1000 with 32 seeds (quick: 1e4 at d = 200, 8 seeds); the sweep over
+        η ∈ [0.05, 1] η_c runs a tenth of the horizon."""
+        d, seeds, samples, points = (200, 8, 10_000, 100) if quick else (1000, 32, 100_000, 1000)
+        spec = spectra.power_law(d, 1.5)
+        problem = cls(spec, spectra.power_law_teacher(spec, 1.2), noise=0.1)
+        eta_c = float(critical_lr(problem, 1))
+        return BenchCase(problem, SGD(0.5 * eta_c), {"t": samples / d, "num_points": 200},
+                         {"seeds": seeds, "save_state": False}, "lr",
+                         jnp.linspace(0.05, 1.0, points) * eta_c,
+                         {"t": samples / d / 10, "num_points": 50})
 
     def describe(self) -> str:
         lam = self.spectrum
@@ -127,38 +167,28 @@ class LinearRegression(AbstractProblem):
 
 
 def _spectrum_from_config(table: Table) -> np.ndarray:
-    value = table.raw("spectrum")
-    if isinstance(value, list):
+    if isinstance(table.raw("spectrum"), list):
         return np.asarray(table.numbers("spectrum"))
     spec = table.table("spectrum")
-    kind = spec.string("kind", tuple(spectra.SPECTRA))
-    d = spec.integer("d")
-    params = {"power_law": {"alpha": None}, "two_bulk": {"ratio": 10.0, "fraction": 0.5},
-              "marchenko_pastur": {"aspect": 0.5}, "isotropic": {}}[kind]
-    kwargs = {name: spec.number(name) if default is None else spec.number(name, default)
-              for name, default in params.items()}
-    spec.finish()
-    return spectra.SPECTRA[kind](d, **kwargs)
+    kind = spec.string("kind", spectra.SPECTRA.names())
+    return read_call(spectra.SPECTRA[kind], spec)
 
 
 def _teacher_from_config(table: Table, spectrum) -> np.ndarray | None:
     if not table.has("teacher"):
         return None
-    value = table.raw("teacher")
-    if isinstance(value, list):
+    if isinstance(table.raw("teacher"), list):
         return np.asarray(table.numbers("teacher"))
     spec = table.table("teacher")
-    kind = spec.string("kind", tuple(spectra.TEACHERS))
-    kwargs = {"beta": spec.number("beta")} if kind == "power_law" else {}
-    spec.finish()
-    return spectra.TEACHERS[kind](spectrum, **kwargs)
+    kind = spec.string("kind", spectra.TEACHERS.names())
+    return read_call(spectra.TEACHERS[kind], spec, spectrum=spectrum)
 
 
 # ---------------------------------------------------------------- theory
 
 
 def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
-    r"""The largest stable constant η of plain SGD (β = 0), THEORY.md §1.
+    r"""The largest stable constant η of plain SGD (β = 0), docs/theory.md, Least squares.
 
     With $\gamma = \eta/d$, the map $a \mapsto \mathrm{diag}((1-\gamma\lambda_i)^2 +
     \gamma^2\lambda_i^2/B)\,a + (\gamma^2/B)\lambda\lambda^\top a$ has spectral radius 1 where
@@ -180,25 +210,11 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
     return sol.value * upper * problem.d
 
 
-def steps_for(problem: LinearRegression, optimizer: SGD, horizon: Horizon) -> int:
-    """Optimizer iterations of a horizon (t samples/d means ceil(t d / B) steps); needs a
-    concrete batch."""
-    if horizon.steps is not None:
-        return horizon.steps
-    batch = optimizer.static_batch()
-    return max(1, math.ceil(horizon.t * problem.d / batch))
-
-
-def _make_curve(problem, optimizer, steps_rec, risk, state, diverged, dstep, method) -> Curve:
-    batch = optimizer.batch
-    t = jnp.asarray(steps_rec) * batch / problem.d
-    return Curve(step=jnp.asarray(steps_rec), t=t, risk=risk, state=state, diverged=diverged,
-                 diverged_step=dstep, problem=problem, optimizer=optimizer,
-                 metadata={"family": "linreg", "method": method, "d": problem.d})
-
-
-def _recursion(problem: LinearRegression, optimizer: SGD, num_steps: int, rec, active,
-               init: ModeMoments, save_state: bool):
+def _recursion(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> Recursion:
+    r"""docs/theory.md, Least squares: with $p_i = 1 + \beta - \gamma\lambda_i$ and
+    $S = \sum_j\lambda_j a_j$, $a_i' = p_i^2 a_i - 2\beta p_i b_i + \beta^2 c_i +
+    (\gamma^2/B)(\lambda_i^2 a_i + \lambda_i S + \sigma^2\lambda_i)$, $b_i' = p_i a_i -
+    \beta b_i$, $c_i' = a_i$, $\gamma = \eta(t_k)/d$."""
     lam, d = problem.spectrum, problem.d
     batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
     beta = optimizer.checked_momentum()
@@ -216,16 +232,13 @@ def _recursion(problem: LinearRegression, optimizer: SGD, num_steps: int, rec, a
 
     def observe(carry):
         a = carry[0]
-        return problem.risk(a), (ModeMoments(a) if save_state else None)
+        return Observation(problem.risk(a), {}, ModeMoments(a))
 
-    a0 = init.a
-    threshold = divergence_threshold(problem.risk(a0), jnp.maximum(1.0, noise_var))
-    return scan_with_records(step, observe, (a0, a0, a0), num_steps, jnp.asarray(rec), threshold,
-                             active_steps=active)
+    a0 = state.a
+    return Recursion((a0, a0, a0), step, observe, problem.divergence_floor(), "exact recursion")
 
 
-def _ode(problem: LinearRegression, optimizer: SGD, rec, init: ModeMoments, save_state: bool,
-         rtol: float, atol: float, max_steps: int):
+def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
     r"""High-d limit in w units, $\tilde a_i = d\,a_i$, $R = \frac{1}{2d}\sum_j\lambda_j\tilde a_j$:
     $d\tilde a_i/dt = -(2\eta'/B)\lambda_i\tilde a_i + (\eta'^2/B^2)\lambda_i(2R + \sigma^2)$,
     $\eta' = \eta(t)/(1-\beta)$ (heavy ball with a vanishing step moves like plain SGD with
@@ -234,71 +247,17 @@ def _ode(problem: LinearRegression, optimizer: SGD, rec, init: ModeMoments, save
     batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
     beta = optimizer.checked_momentum()
     noise_var = problem.noise**2
-    ts = jnp.asarray(rec) * batch / d
-    a0 = init.a * d
-    threshold = divergence_threshold(problem.risk(a0) / d, jnp.maximum(1.0, noise_var))
 
     def field(t, a, args):
         eta = optimizer.lr_at(t) / (1.0 - beta)
         risk = jnp.sum(lam * a) / (2 * d)
         return -(2 * eta / batch) * lam * a + (eta / batch) ** 2 * lam * (2 * risk + noise_var)
 
-    def blew_up(t, a, args, **kwargs):
-        risk = jnp.sum(lam * a) / (2 * d)
-        return ~jnp.isfinite(risk) | (risk > threshold)
+    def observe(a):
+        a = a / d
+        return Observation(problem.risk(a), {}, ModeMoments(a))
 
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(field), diffrax.Tsit5(), t0=0.0, t1=ts[-1], dt0=None, y0=a0,
-        saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        event=diffrax.Event(blew_up), max_steps=max_steps, throw=False)
-    ok = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
-    a_t = eqx.error_if(sol.ys, ~ok, "linreg ODE solver failed (raise max_steps, or loosen rtol/atol)")
-    a_t = a_t / d
-    risk = problem.risk(a_t)
-    bad = ~jnp.isfinite(risk) | (risk > threshold)
-    diverged = jnp.any(bad)
-    first = jnp.argmax(bad)
-    risk = jnp.where(jnp.arange(risk.shape[0]) >= jnp.where(diverged, first, risk.shape[0]), jnp.inf, risk)
-    dstep = jnp.where(diverged, jnp.asarray(rec)[first], -1)
-    state = ModeMoments(jnp.where(jnp.isfinite(a_t), a_t, 0.0)) if save_state else None
-    return risk, state, diverged, dstep
+    return ODE(state.a * d, field, observe, problem.divergence_floor(), "high-d ODE")
 
 
-@predict_family.register
-def _predict_linreg(problem: LinearRegression, optimizer, horizon: Horizon, *,
-                    init: ModeMoments | None = None, method: str = "recursion",
-                    save_state: bool = True, rtol: float = 1e-8, atol: float = 1e-12,
-                    max_steps: int = 1_000_000) -> Curve:
-    """Options: `method` "recursion" (exact at finite d, THEORY.md §1) or "ode" (the high-d
-    limit, integrated with diffrax); `init` per-mode moments (default: from `problem.init`);
-    `save_state` records the per-mode moments; `rtol`, `atol`, `max_steps` for the ODE."""
-    if not isinstance(optimizer, SGD):
-        raise TypeError(f"least squares supports SGD (got {type(optimizer).__name__})")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    init = problem.initial_moments() if init is None else init
-    if horizon.t is not None and not is_concrete(optimizer.batch):
-        # A traced batch (vmap over batch sizes at a fixed sample budget): every element
-        # runs ceil(t d) steps (B >= 1 needs no more) and stops after its own t d / B.
-        num_steps = math.ceil(horizon.t * problem.d)
-        t_grid = jnp.asarray(record_times(horizon.t, horizon.num_points, horizon.spacing))
-        rec = jnp.round(t_grid * problem.d / optimizer.batch).astype(jnp.int32)
-        active = rec[-1]
-    else:
-        num_steps = steps_for(problem, optimizer, horizon)
-        rec, active = record_steps(num_steps, horizon.num_points, horizon.spacing), None
-    risk, state, diverged, dstep = _solve(problem, optimizer, num_steps, rec, active, init,
-                                          save_state, method, rtol, atol, max_steps)
-    return _make_curve(problem, optimizer, rec, risk, state, diverged, dstep, method)
-
-
-@eqx.filter_jit
-def _solve(problem, optimizer, num_steps, rec, active, init, save_state, method, rtol, atol,
-           max_steps):
-    if method == "recursion":
-        out = _recursion(problem, optimizer, num_steps, rec, active, init, save_state)
-        return out.risk, out.observed, out.diverged, out.diverged_step
-    return _ode(problem, optimizer, rec, init, save_state, rtol, atol, max_steps)
-
-
-__all__ = ["LinearRegression", "ModeMoments", "critical_lr", "steps_for", "METHODS"]
+__all__ = ["LinearRegression", "ModeMoments", "critical_lr"]

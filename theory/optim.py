@@ -1,23 +1,35 @@
-"""Optimizers: the algorithms whose learning curves hild predicts.
+r"""Optimizers: the algorithms whose learning curves hild predicts, and their update rules.
 
-An optimizer states the algorithm in macroscopic terms; each family documents how its
-learning rate is scaled with d (THEORY.md §0: pre-activations carry 1/√d, so an O(1)
-learning rate moves the order parameters by O(1) per unit of t = samples/d).
+An optimizer states the algorithm in macroscopic terms (its hyperparameters are array leaves,
+so `jit`/`vmap`/`grad` reach them) and carries its finite-d update rule, shared by every
+family's simulator: `init(params, clock)` and `update(params, state, batch, clock)`, where
+`batch` is a fresh batch of the family's samples that the optimizer asks for what it needs
+(`batch.gradient(params)` for SGD, `batch.linearize(params)` for prox-linear steps), and
+`clock` maps the step count to t = samples/d for schedules. SGD's update is built from optax
+transforms (`scale_by_schedule`, `trace`, `multi_transform` for per-group rates).
+
+Each family documents how its learning rate is scaled with d (docs/theory.md, Conventions:
+pre-activations carry 1/√d, so an O(1) learning rate moves the order parameters by O(1) per
+unit of t = samples/d).
 """
 
 from __future__ import annotations
 
-import abc
-from typing import ClassVar
 from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from . import schedules
 from ._checks import check_integer, check_range, checked, is_concrete
 from ._config import Table
+from ._registry import Registry
+
+OPTIMIZERS: Registry[type["AbstractOptimizer"]] = Registry("optimizer.kind")
 
 
 def _lr_converter(lr):
@@ -31,12 +43,17 @@ def _float_converter(x):
 def _batch_converter(batch):
     # A Python int stays static (it sets array shapes in simulations); an array stays a
     # leaf so the theory can vmap over batch sizes.
-    if isinstance(batch, (int, float)) and not isinstance(batch, bool) and float(batch).is_integer():
+    if isinstance(batch, (int, float, np.integer)) and not isinstance(batch, bool) and float(batch).is_integer():
         return int(batch)
     return jnp.asarray(batch)
 
 
-_OPTIMIZERS: dict[str, type["AbstractOptimizer"]] = {}
+def _groups_converter(groups):
+    if groups is None:
+        return {}
+    if not isinstance(groups, dict):
+        raise ValueError(f"SGD.group_lr must be a table of group name -> lr (got {groups!r})")
+    return {str(k): _lr_converter(v) for k, v in groups.items()}
 
 
 class AbstractOptimizer(eqx.Module):
@@ -46,29 +63,51 @@ class AbstractOptimizer(eqx.Module):
     iteration_fields: ClassVar[tuple[str, ...]] = ()
     """Fields that must be concrete to turn a horizon in t into a number of iterations
     (a vmapped search groups candidates by their values)."""
+    labels: ClassVar[dict[str, str]] = {}
+    """Axis labels of the hyperparameters (for figures)."""
+    diagram_axes: ClassVar[tuple[str, str] | None] = None
+    """The (rate, batch) pair of hyperparameters a phase diagram shows first."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         kind = cls.__dict__.get("kind")
         if isinstance(kind, str):
-            _OPTIMIZERS[kind] = cls
+            OPTIMIZERS.register(kind, cls)
 
-    @abc.abstractmethod
     def to_config(self) -> dict:
         """A TOML-ready table (`from_config` reads it back)."""
+        raise NotImplementedError
 
     @classmethod
-    @abc.abstractmethod
     def from_config(cls, table: Table) -> "AbstractOptimizer":
         """Build the optimizer from a config table, naming any bad field."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def describe(self) -> str:
         """A short label with the hyperparameters (for legends)."""
+        raise NotImplementedError
+
+    def samples_per_step(self, d: int) -> int:
+        """Fresh samples one step draws at dimension d (a step advances t by this over d)."""
+        raise NotImplementedError
+
+    def piecewise_schedule(self, pieces: int, t_max: float) -> tuple["AbstractOptimizer", str]:
+        """This optimizer with its rate replaced by `pieces` equal constant pieces on
+        [0, t_max] (starting flat), and the path of their values (for gradient tuning)."""
+        raise ValueError(f"{type(self).__name__} has no learning rate to schedule")
+
+    # -- the update rule of simulations
+    def init(self, params, clock) -> Any:
+        """The optimizer state for `params` (a dict: parameter group -> array)."""
+        raise NotImplementedError
+
+    def update(self, params, state, batch, clock) -> tuple[Any, Any]:
+        """One step on a fresh `batch`: (new params, new state)."""
+        raise NotImplementedError
 
 
 class SGD(AbstractOptimizer):
-    r"""Online mini-batch SGD with heavy-ball momentum (THEORY.md §0).
+    r"""Online mini-batch SGD with heavy-ball momentum (docs/theory.md, Conventions).
 
     $w_{k+1} = w_k - \eta(t_k)\,\hat g_k + \beta (w_k - w_{k-1})$, with $\hat g_k$ the mean
     gradient over `batch` fresh samples in the family's scaled parametrisation and
@@ -80,25 +119,40 @@ class SGD(AbstractOptimizer):
       callable of t = samples/d (see `theory.schedules`).
     - `batch`: fresh samples per step, $B \ge 1$.
     - `momentum`: heavy-ball coefficient $\beta \in [0, 1)$.
+    - `group_lr`: learning rates (numbers or schedules) of named parameter groups, which
+      then do not use `lr` (e.g. `{"second_layer": 0.1}` for a committee machine; a
+      family's `parameter_groups()` lists its groups).
+
+    The update is optax's: per group, `scale_by_schedule(-lr(t))` then `trace(β)` (the
+    velocity $v_k = -\eta(t_k)\hat g_k + \beta v_{k-1}$, $w_{k+1} = w_k + v_k$).
     """
 
     kind = "sgd"
+    labels = {"lr": "learning rate η", "batch": "batch size B", "momentum": "momentum β"}
+    diagram_axes = ("lr", "batch")
     lr: Array | Callable = eqx.field(converter=_lr_converter)
     batch: int | Array = eqx.field(default=1, converter=_batch_converter)
     momentum: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    group_lr: dict = eqx.field(default=None, converter=_groups_converter)
 
     def __check_init__(self):
         if not callable(self.lr):
             check_range("SGD.lr", self.lr, low=0.0, low_open=True)
         check_integer("SGD.batch", self.batch, low=1)
         check_range("SGD.momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        for name, lr in self.group_lr.items():
+            if not callable(lr):
+                check_range(f"SGD.group_lr.{name}", lr, low=0.0, low_open=True)
 
-    def lr_at(self, t) -> Array:
-        """The learning rate at time `t` (a run-time check when traced)."""
-        if callable(self.lr):  # a schedule may decay to 0
-            return checked(self.lr(t), "SGD.lr (schedule value)", low=0.0)
-        eta = self.lr * jnp.ones_like(jnp.asarray(t, dtype=float))
-        return checked(eta, "SGD.lr", low=0.0, low_open=True)
+    def lr_at(self, t, group: str | None = None) -> Array:
+        """The learning rate of `group` (default: `lr`) at time `t` (checked when traced)."""
+        lr, name = self.lr, "SGD.lr"
+        if group is not None and group in self.group_lr:
+            lr, name = self.group_lr[group], f"SGD.group_lr.{group}"
+        if callable(lr):  # a schedule may decay to 0
+            return checked(lr(t), f"{name} (schedule value)", low=0.0)
+        eta = lr * jnp.ones_like(jnp.asarray(t, dtype=float))
+        return checked(eta, name, low=0.0, low_open=True)
 
     def checked_momentum(self) -> Array:
         return checked(self.momentum, "SGD.momentum", low=0.0, high=1.0, high_open=True)
@@ -110,25 +164,51 @@ class SGD(AbstractOptimizer):
                              "vmap over batch sizes only in theory.predict")
         return int(self.batch)
 
+    def samples_per_step(self, d: int) -> int:
+        return self.static_batch()
+
+    def piecewise_schedule(self, pieces: int, t_max: float) -> tuple["SGD", str]:
+        if callable(self.lr):
+            raise ValueError("start the schedule from a constant SGD.lr, not a schedule")
+        flat = schedules.piecewise_constant(jnp.full(pieces, float(self.lr)), t_max=t_max)
+        return eqx.tree_at(lambda o: o.lr, self, flat), "lr.values"
+
+    def _transform(self, clock, params):
+        import optax
+
+        dtype = jnp.result_type(*jax.tree.leaves(params))
+        beta = self.checked_momentum().astype(dtype)
+
+        def group(name):
+            rate = lambda count: -self.lr_at(clock.time(count), name)
+            return optax.chain(optax.scale_by_schedule(rate), optax.trace(decay=beta))
+
+        return optax.multi_transform({name: group(name) for name in params},
+                                     {name: name for name in params})
+
+    def init(self, params, clock):
+        return self._transform(clock, params).init(params)
+
+    def update(self, params, state, batch, clock):
+        import optax
+
+        updates, state = self._transform(clock, params).update(batch.gradient(params), state, params)
+        return optax.apply_updates(params, updates), state
+
     def describe(self) -> str:
         """A short label, e.g. `SGD η=0.5, B=8, β=0.9`."""
-        if isinstance(self.lr, schedules.AbstractSchedule):
-            lr = self.lr.describe()
-        elif callable(self.lr):
-            lr = getattr(self.lr, "__name__", "schedule")
-        else:
-            lr = f"{float(self.lr):.4g}"
-        return f"SGD η={lr}, B={int(self.batch)}, β={float(self.momentum):g}"
+        groups = "".join(f", η[{name}]={_describe_lr(lr)}" for name, lr in self.group_lr.items())
+        return (f"SGD η={_describe_lr(self.lr)}, B={int(self.batch)}, "
+                f"β={float(self.momentum):g}{groups}")
 
     def to_config(self) -> dict:
-        out: dict = {"kind": self.kind, "batch": int(self.batch),
-                     "momentum": float(self.momentum)}
-        if isinstance(self.lr, schedules.AbstractSchedule):
-            out["schedule"] = self.lr.to_config()
-        elif callable(self.lr):
-            out["schedule"] = {"kind": "callable", "repr": repr(self.lr)}
+        out: dict = {"kind": self.kind, "batch": int(self.batch), "momentum": float(self.momentum)}
+        if callable(self.lr):
+            out["schedule"] = _lr_to_config(self.lr)
         else:
             out["lr"] = float(self.lr)
+        if self.group_lr:
+            out["group_lr"] = {name: _lr_to_config(lr) for name, lr in self.group_lr.items()}
         return out
 
     @classmethod
@@ -142,18 +222,56 @@ class SGD(AbstractOptimizer):
             lr = table.number("lr")
         batch = table.integer("batch", 1)
         momentum = table.number("momentum", 0.0)
+        groups = table.table("group_lr")
+        group_lr = {}
+        if groups is not None:
+            for name in groups.keys():
+                raw = groups.raw(name)
+                group_lr[name] = (schedules.from_config(groups.table(name)) if isinstance(raw, dict)
+                                  else groups.number(name))
+            groups.finish()
         table.finish()
-        return cls(lr, batch, momentum)
+        return cls(lr, batch, momentum, group_lr)
+
+
+def _describe_lr(lr) -> str:
+    if isinstance(lr, schedules.AbstractSchedule):
+        return lr.describe()
+    if callable(lr):
+        return getattr(lr, "__name__", "schedule")
+    return f"{float(lr):.4g}"
+
+
+def _lr_to_config(lr):
+    if isinstance(lr, schedules.AbstractSchedule):
+        return lr.to_config()
+    if callable(lr):
+        return {"kind": "callable", "repr": repr(lr)}
+    return float(lr)
+
+
+class LeastSquaresBatch(NamedTuple):
+    r"""A fresh batch of m residuals linearised at the current parameters $x$:
+    $r_i = y_i - f_i(x)$ and $G$ (rows $g_i = \nabla f_i(x)$) as maps: `jvp(v)` = $Gv$
+    (v shaped as the parameters), `vjp(λ)` = $G^\top\lambda$, `row_norms2` = $\|g_i\|^2$."""
+
+    residual: Array
+    jvp: Callable
+    vjp: Callable
+    row_norms2: Array
+
+
+PROX_SOLVERS = ("cg", "dense")
 
 
 class ProxLinear(AbstractOptimizer):
-    r"""Mini-batched prox-linear method for rank-one matrix sensing (`theory.sensing`).
+    r"""Mini-batched prox-linear method (docs/theory.md, Rank-one matrix sensing).
 
     Each iteration draws a fresh batch of $m = \delta d$ measurements and solves the
     prox-linear subproblem exactly: with the residuals linearised at $x_t$,
     $x_{t+1} = \arg\min_x \frac{1}{2m}\sum_{i \le m}(r_i - g_i^\top(x - x_t))^2
-    + \frac{1}{2\eta}\|x - x_t\|^2$ (Lou, Verchand, Pananjady, arXiv 2402.01599;
-    THEORY.md §5). A large step approaches Gauss–Newton (undamped, $1/\eta \to 0$).
+    + \frac{1}{2\eta}\|x - x_t\|^2 = x_t + G^\top(GG^\top + (m/\eta) I_m)^{-1} r$
+    (Lou, Verchand, Pananjady, arXiv 2402.01599). A large step approaches Gauss–Newton.
 
     **Arguments:**
 
@@ -161,16 +279,24 @@ class ProxLinear(AbstractOptimizer):
       mean over the batch).
     - `batch_fraction`: measurements per iteration over the dimension, $\delta = m/d > 0$;
       an iteration advances t = samples/d by δ.
+    - `solver`: how simulations solve the m × m system: "cg" (matrix-free conjugate
+      gradients, lineax, Jacobi preconditioner; default) or "dense".
     """
 
     kind = "prox_linear"
     iteration_fields = ("batch_fraction",)
+    labels = {"step": "proximal step η", "batch_fraction": "batch fraction δ = m/d"}
+    diagram_axes = ("step", "batch_fraction")
     step: Array = eqx.field(converter=_float_converter)
     batch_fraction: Array = eqx.field(default=1.0, converter=_float_converter)
+    solver: str = eqx.field(default="cg", static=True)
 
     def __check_init__(self):
         check_range("ProxLinear.step", self.step, low=0.0, low_open=True)
         check_range("ProxLinear.batch_fraction", self.batch_fraction, low=0.0, low_open=True)
+        if self.solver not in PROX_SOLVERS:
+            raise ValueError(f"ProxLinear.solver must be one of {', '.join(PROX_SOLVERS)} "
+                             f"(got {self.solver!r})")
 
     def checked_step(self) -> Array:
         return checked(self.step, "ProxLinear.step", low=0.0, low_open=True)
@@ -178,26 +304,74 @@ class ProxLinear(AbstractOptimizer):
     def checked_batch_fraction(self) -> Array:
         return checked(self.batch_fraction, "ProxLinear.batch_fraction", low=0.0, low_open=True)
 
+    def samples_per_step(self, d: int) -> int:
+        """m = δ·d measurements per iteration; ValueError unless it is a whole number >= 1."""
+        delta = float(self.batch_fraction)
+        if delta * d < 1 - 1e-9:
+            raise ValueError(f"d is too small for ProxLinear.batch_fraction = {delta:g}: the batch "
+                             f"m = batch_fraction * d must be >= 1, so d >= {1 / delta:g} (got d = {d})")
+        m = round(delta * d)
+        if abs(m - delta * d) > 1e-9 * delta * d:
+            raise ValueError(f"ProxLinear.batch_fraction * d must be a whole number of measurements "
+                             f"(got {delta:g} * {d} = {delta * d:g}); change d or batch_fraction")
+        return m
+
+    def init(self, params, clock):
+        return None
+
+    def update(self, params, state, batch, clock):
+        lsq = batch.linearize(params)
+        dtype = lsq.residual.dtype
+        m = lsq.residual.shape[0]
+        inv_step_m = (m / self.checked_step()).astype(dtype)
+        step = prox_solve(lambda lam: lsq.jvp(lsq.vjp(lam)) + inv_step_m * lam,
+                          lsq.row_norms2 + inv_step_m, lsq.residual, self.solver)
+        return jax.tree.map(lambda p, u: p + u, params, lsq.vjp(step)), state
+
     def describe(self) -> str:
         """A short label, e.g. `prox-linear η=1, δ=2`."""
         return f"prox-linear η={float(self.step):.4g}, δ={float(self.batch_fraction):.4g}"
 
     def to_config(self) -> dict:
         return {"kind": self.kind, "step": float(self.step),
-                "batch_fraction": float(self.batch_fraction)}
+                "batch_fraction": float(self.batch_fraction), "solver": self.solver}
 
     @classmethod
     def from_config(cls, table: Table) -> "ProxLinear":
         step = table.number("step")
         batch_fraction = table.number("batch_fraction", 1.0)
+        solver = table.string("solver", PROX_SOLVERS, "cg")
         table.finish()
-        return cls(step, batch_fraction)
+        return cls(step, batch_fraction, solver)
+
+
+def _cg_tolerance(dtype) -> float:
+    return 1e-10 if dtype == jnp.float64 else 1e-5
+
+
+def prox_solve(matvec: Callable, diag: Array, r: Array, solver: str) -> Array:
+    """λ with K λ = r for the symmetric positive definite K = `matvec` (diagonal `diag`):
+    matrix-free CG with a Jacobi preconditioner (lineax), or a dense solve."""
+    import lineax as lx
+
+    m, dtype = r.shape[0], r.dtype
+    if solver == "dense":
+        K = jax.vmap(matvec, out_axes=1)(jnp.eye(m, dtype=dtype))
+        return jnp.linalg.solve(K, r)
+    struct = jax.ShapeDtypeStruct((m,), dtype)
+    op = lx.FunctionLinearOperator(matvec, struct, tags=lx.positive_semidefinite_tag)
+    pre = lx.TaggedLinearOperator(lx.DiagonalLinearOperator(1.0 / diag), lx.positive_semidefinite_tag)
+    tol = _cg_tolerance(dtype)
+    sol = lx.linear_solve(op, r, lx.CG(rtol=tol, atol=tol, max_steps=10 * m),
+                          options={"preconditioner": pre}, throw=False)
+    return sol.value
 
 
 def optimizer_from_config(table: Table) -> AbstractOptimizer:
     """Build the optimizer named by the table's `kind` (default "sgd")."""
-    kind = table.string("kind", tuple(_OPTIMIZERS), "sgd")
-    return _OPTIMIZERS[kind].from_config(table)
+    kind = table.string("kind", OPTIMIZERS.names(), "sgd")
+    return OPTIMIZERS[kind].from_config(table)
 
 
-__all__ = ["AbstractOptimizer", "SGD", "ProxLinear", "optimizer_from_config"]
+__all__ = ["AbstractOptimizer", "SGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
+           "prox_solve", "OPTIMIZERS"]

@@ -23,6 +23,9 @@ from jaxtyping import Array, ArrayLike
 
 from ._checks import check_range, check_vector, is_concrete
 from ._config import ConfigError, Table
+from ._registry import Registry
+
+SCHEDULES: Registry[type["AbstractSchedule"]] = Registry("schedule kind")
 
 _asarray = jnp.asarray
 
@@ -37,6 +40,17 @@ class AbstractSchedule(eqx.Module):
     """A learning rate as a function of $t$ = samples/d."""
 
     kind: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if isinstance(kind, str):
+            SCHEDULES.register(kind, cls)
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, table: Table) -> "AbstractSchedule":
+        """Build from a config table (its fields as in `to_config`)."""
 
     @abc.abstractmethod
     def __call__(self, t: ArrayLike) -> Array:
@@ -70,6 +84,10 @@ class Constant(AbstractSchedule):
     def __call__(self, t):
         return self.value * jnp.ones_like(jnp.asarray(t, dtype=jnp.result_type(float)))
 
+    @classmethod
+    def from_config(cls, table):
+        return constant(table.number("value"))
+
     def to_config(self):
         return {"kind": self.kind, "value": float(self.value)}
 
@@ -90,6 +108,10 @@ class StepDecay(AbstractSchedule):
 
     def __call__(self, t):
         return self.init * self.factor ** _passed(t, self.boundaries)
+
+    @classmethod
+    def from_config(cls, table):
+        return step_decay(table.number("init"), table.numbers("boundaries"), table.number("factor", 0.1))
 
     def to_config(self):
         return {"kind": self.kind, "init": float(self.init),
@@ -116,6 +138,10 @@ class Cosine(AbstractSchedule):
         frac = jnp.minimum(jnp.asarray(t), self.t_max) / self.t_max
         return self.final + (self.init - self.final) * 0.5 * (1.0 + jnp.cos(math.pi * frac))
 
+    @classmethod
+    def from_config(cls, table):
+        return cosine(table.number("init"), table.number("t_max"), table.number("final", 0.0))
+
     def to_config(self):
         return {"kind": self.kind, "init": float(self.init), "t_max": float(self.t_max),
                 "final": float(self.final)}
@@ -136,6 +162,10 @@ class Polynomial(AbstractSchedule):
 
     def __call__(self, t):
         return self.init / (1.0 + jnp.asarray(t) / self.t0) ** self.power
+
+    @classmethod
+    def from_config(cls, table):
+        return polynomial(table.number("init"), table.number("t0"), table.number("power", 1.0))
 
     def to_config(self):
         return {"kind": self.kind, "init": float(self.init), "t0": float(self.t0),
@@ -166,6 +196,12 @@ class PiecewiseConstant(AbstractSchedule):
 
     def __call__(self, t):
         return self.values[_passed(t, self.boundaries)]
+
+    @classmethod
+    def from_config(cls, table):
+        if table.has("t_max"):
+            return piecewise_constant(table.numbers("values"), t_max=table.number("t_max"))
+        return piecewise_constant(table.numbers("values"), table.numbers("boundaries"))
 
     def to_config(self):
         return {"kind": self.kind, "values": [float(v) for v in self.values],
@@ -204,30 +240,14 @@ def piecewise_constant(values, boundaries=None, *, t_max: float | None = None) -
     return PiecewiseConstant(values, jnp.asarray(boundaries, dtype=float))
 
 
-_KINDS = {cls.kind: cls for cls in (Constant, StepDecay, Cosine, Polynomial, PiecewiseConstant)}
-
-
 def from_config(table: Table) -> AbstractSchedule:
     """Build a schedule from a config table with a `kind` field."""
-    kind = table.string("kind", tuple(_KINDS))
-    if kind == "constant":
-        sched = constant(table.number("value"))
-    elif kind == "step_decay":
-        sched = step_decay(table.number("init"), table.numbers("boundaries"),
-                           table.number("factor", 0.1))
-    elif kind == "cosine":
-        sched = cosine(table.number("init"), table.number("t_max"), table.number("final", 0.0))
-    elif kind == "polynomial":
-        sched = polynomial(table.number("init"), table.number("t0"), table.number("power", 1.0))
-    else:
-        if table.has("t_max"):
-            sched = piecewise_constant(table.numbers("values"), t_max=table.number("t_max"))
-        else:
-            sched = piecewise_constant(table.numbers("values"), table.numbers("boundaries"))
+    kind = table.string("kind", SCHEDULES.names())
+    sched = SCHEDULES[kind].from_config(table)
     table.finish()
     return sched
 
 
 __all__ = ["AbstractSchedule", "Constant", "StepDecay", "Cosine", "Polynomial",
            "PiecewiseConstant", "constant", "step_decay", "cosine", "polynomial",
-           "piecewise_constant", "from_config", "ConfigError"]
+           "piecewise_constant", "from_config", "SCHEDULES", "ConfigError"]

@@ -1,6 +1,6 @@
 r"""Rank-one matrix sensing with mini-batched prox-linear iterations: the deterministic recursion.
 
-Measurements (THEORY.md §5), with sensing vectors $a_i, b_i \sim N(0, I_d)$ and unit signals:
+Measurements (docs/theory.md, Rank-one matrix sensing), with sensing vectors $a_i, b_i \sim N(0, I_d)$ and unit signals:
 
 - bilinear: $y_i = \langle a_i, \mu^*\rangle\langle b_i, \nu^*\rangle + \sigma\varepsilon_i$, estimate
   $x = (\mu, \nu) \in \mathbb{R}^{2d}$;
@@ -13,9 +13,9 @@ with $r_i = y_i - f_i(x_t)$ and $g_i = \nabla f_i(x_t)$: $g_i = (s_i a_i, u_i b_
 $u_i = \langle a_i, \mu_t\rangle$, $s_i = \langle b_i, \nu_t\rangle$ (bilinear), or $g_i = 2u_i a_i$
 (symmetric). Lou, Verchand, Pananjady, "Hyperparameter tuning via trajectory predictions:
 stochastic prox-linear methods in matrix sensing", arXiv 2402.01599 (the algorithm); the
-recursion below is the Gaussian-comparison (CGMT) recipe of Chandrasekher, Pananjady,
-Thrampoulidis, arXiv 2109.09859, worked out in THEORY.md §5 (the paper's own recursion was not
-available to us) and checked here against finite-d simulation.
+recursion below is the Gaussian-comparison (CGMT) recipe of Chandrasekher, Pananjady, Thrampoulidis,
+arXiv 2109.09859, worked out in docs/theory.md, Rank-one matrix sensing (the paper's own
+recursion was not available to us) and checked against finite-d simulation.
 
 State: per factor the overlap with the signal and the norm of the orthogonal part,
 $\alpha = \langle\mu, \mu^*\rangle$, $\beta = \|P^\perp\mu\|$, $\gamma = \langle\nu,\nu^*\rangle$,
@@ -30,11 +30,9 @@ no 1/2 factor and noise excluded. Horizon: `steps` = iterations; t = samples/d =
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
@@ -42,10 +40,7 @@ from jaxtyping import Array
 
 from ._checks import check_range, is_concrete
 from ._config import Table
-from ._curve import Curve
-from ._predict import Horizon, predict, predict_family
-from ._problem import AbstractProblem
-from ._record import divergence_threshold, record_steps, scan_with_records
+from ._family import AbstractProblem, BenchCase, Observation, Recursion, StepClock
 from .optim import ProxLinear
 
 MODELS = ("bilinear", "symmetric")
@@ -100,7 +95,8 @@ def error_of(model: str, v: Array) -> Array:
 
 
 class RankOneSensing(AbstractProblem):
-    r"""Rank-one matrix sensing from Gaussian measurements (THEORY.md §5, arXiv 2402.01599).
+    r"""Rank-one matrix sensing from Gaussian measurements (docs/theory.md, Rank-one matrix
+    sensing; arXiv 2402.01599).
 
     **Arguments:**
 
@@ -110,10 +106,13 @@ class RankOneSensing(AbstractProblem):
     - `noise`: measurement-noise standard deviation $\sigma \ge 0$.
     - `init`: the initial state, a `BilinearState` / `SymmetricState` or a sequence
       (α, β, γ, ζ) / (α, β) with β, ζ ≥ 0; default (0.6, 0.6, 0.7, 0.4) (error 0.628, the
-      reference start of THEORY.md §5) / (0.7, 0.5).
+      reference start of docs/theory.md) / (0.7, 0.5).
     """
 
     family = "sensing"
+    optimizers = (ProxLinear,)
+    methods = {"recursion": "recursion"}
+    theory_options = {"nodes": DEFAULT_NODES}
     model: str = eqx.field(static=True)
     noise: Array
     init: BilinearState | SymmetricState
@@ -137,6 +136,52 @@ class RankOneSensing(AbstractProblem):
     def error(self, state: BilinearState | SymmetricState) -> Array:
         """The error $\\|\\mu\\nu^\\top - \\mu^*\\nu^{*\\top}\\|_F^2$ (or $\\|xx^\\top - x^*x^{*\\top}\\|_F^2$)."""
         return error_of(self.model, state_vector(state))
+
+    # ---------------------------------------------------------------- theory
+
+    def initial_state(self, init=None) -> BilinearState | SymmetricState:
+        """`init` (a state or a sequence (α, β, γ, ζ) / (α, β); e.g. a simulation's measured
+        state), or `problem.init`."""
+        return self.init if init is None else _as_state(self.model, init)
+
+    def clock(self, optimizer: ProxLinear) -> StepClock:
+        """An iteration advances t by δ."""
+        return StepClock(optimizer.batch_fraction, 1, "ProxLinear.batch_fraction")
+
+    def divergence_floor(self) -> Array:
+        return jnp.maximum(1.0, self.noise**2)
+
+    def parameter_groups(self) -> tuple[str, ...]:
+        return ("mu", "nu") if self.model == "bilinear" else ("x",)
+
+    def dynamics(self, optimizer: ProxLinear, state, method: str, *, nodes: int) -> Recursion:
+        """The one-step map `one_step` on the state vector; `nodes` quadrature nodes per
+        direction on which D depends (>= 11; with the default 61 the error is within 1e-8
+        (relative) of 241 nodes for η/δ ≤ 100 and within 2e-5 up to η/δ = 5e5)."""
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 11:
+            raise ValueError(f"nodes must be an integer >= 11 (got {nodes!r})")
+        model = self.model
+
+        def observe(theta):
+            return Observation(error_of(model, theta), {}, state_from_vector(model, theta))
+
+        return Recursion(state_vector(state), lambda theta, k: one_step(self, optimizer, theta, nodes=nodes),
+                         observe, self.divergence_floor(), "high-d recursion")
+
+    def metadata(self) -> dict:
+        return {"model": self.model}
+
+    def risk_label(self) -> str:
+        return RISK_LABEL[self.model]
+
+    @classmethod
+    def bench_case(cls, quick: bool = False) -> BenchCase:
+        """Bilinear, σ = 0.1, η = 1, δ = 1, 15 iterations against 32 runs at d = 1000 (quick:
+        d = 200, 8 seeds); the sweep over η ∈ [0.25, 8]."""
+        d, seeds, points = (200, 8, 100) if quick else (1000, 32, 1000)
+        horizon = {"steps": 15, "num_points": 16}
+        return BenchCase(cls("bilinear", 0.1), ProxLinear(1.0, 1.0), horizon,
+                         {"d": d, "seeds": seeds}, "step", jnp.linspace(0.25, 8.0, points), horizon)
 
     def describe(self) -> str:
         init = ", ".join(f"{float(x):.3g}" for x in np.asarray(state_vector(self.init)))
@@ -286,7 +331,7 @@ def solve_resolvent(design: Design, delta: Array, inv_step: Array) -> tuple[Arra
 
 def ridge_step(design: Design, theta: Array, delta: Array, inv_step: Array,
                noise_var: Array) -> Array:
-    r"""One prox-linear iteration on the state, THEORY.md §5 (E1)–(E3).
+    r"""One prox-linear iteration on the state, docs/theory.md (E1)–(E3).
 
     - (E1) $c$ from `solve_resolvent`; $D = 1 + \sum_j c_j\psi_j^2$.
     - (E2) $p = (E[\phi\phi^\top/D] + I/\eta)^{-1}(E[\phi c_0/D] + \theta_t/\eta)$: the new
@@ -331,139 +376,6 @@ def one_step(problem: RankOneSensing, optimizer: ProxLinear, theta: Array, *,
     return ridge_step(design, theta, delta, inv_step, problem.noise**2)
 
 
-# ---------------------------------------------------------------- predict
-
-
-def steps_for(optimizer: ProxLinear, horizon: Horizon) -> int:
-    """Iterations of a horizon: `steps`, or ceil(t/δ) for a horizon in t = samples/d."""
-    if horizon.steps is not None:
-        return horizon.steps
-    if not is_concrete(optimizer.batch_fraction):
-        raise ValueError("ProxLinear.batch_fraction must be concrete for a horizon in t; give "
-                         "steps= to vmap over batch fractions")
-    return max(1, math.ceil(horizon.t / float(optimizer.batch_fraction) - 1e-9))
-
-
-def _initial_vector(problem: RankOneSensing, init) -> Array:
-    if init is None:
-        return state_vector(problem.init)
-    return state_vector(_as_state(problem.model, init))
-
-
-@eqx.filter_jit
-def _recursion(problem, optimizer, theta0, num_steps, rec, nodes, save_state):
-    model = problem.model
-
-    def observe(theta):
-        err = error_of(model, theta)
-        return err, (state_from_vector(model, theta) if save_state else None)
-
-    def step(theta, k):
-        return one_step(problem, optimizer, theta, nodes=nodes)
-
-    threshold = divergence_threshold(error_of(model, theta0), jnp.maximum(1.0, problem.noise**2))
-    out = scan_with_records(step, observe, theta0, num_steps, rec, threshold)
-    return out.risk, out.observed, out.diverged, out.diverged_step
-
-
-@predict_family.register
-def _predict_sensing(problem: RankOneSensing, optimizer, horizon: Horizon, *,
-                     init: BilinearState | SymmetricState | None = None,
-                     nodes: int = DEFAULT_NODES, save_state: bool = True) -> Curve:
-    """Options: `init` the starting state (default `problem.init`; e.g. a simulation's
-    measured state); `nodes` quadrature nodes per direction on which D depends (>= 11;
-    with the default 61 the error is within 1e-8 (relative) of 241 nodes for η/δ ≤ 100 and
-    within 2e-5 up to η/δ = 5e5); `save_state`."""
-    if not isinstance(optimizer, ProxLinear):
-        raise TypeError(f"rank-one sensing supports ProxLinear (got {type(optimizer).__name__})")
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 11:
-        raise ValueError(f"nodes must be an integer >= 11 (got {nodes!r})")
-    num_steps = steps_for(optimizer, horizon)
-    rec = record_steps(num_steps, horizon.num_points, horizon.spacing)
-    theta0 = _initial_vector(problem, init)
-    risk, state, diverged, dstep = _recursion(problem, optimizer, theta0, num_steps,
-                                              jnp.asarray(rec), nodes, save_state)
-    return Curve(step=jnp.asarray(rec), t=jnp.asarray(rec) * optimizer.batch_fraction, risk=risk,
-                 state=state, diverged=diverged, diverged_step=dstep, problem=problem,
-                 optimizer=optimizer,
-                 metadata={"family": "sensing", "method": "high-d recursion", "model": problem.model,
-                           "nodes": nodes, "risk_label": RISK_LABEL[problem.model]})
-
-
-
-# ---------------------------------------------------------------- tuning
-
-
-class Tuning(NamedTuple):
-    """The (step, batch fraction) that reaches a target error with the fewest samples.
-
-    `t_to_target[i, j]`: samples/d that `steps[i]`, `batch_fractions[j]` need to get the
-    predicted error to `target` or below (iterations · δ; inf if not within `t_max`).
-    `error` is the predicted error at the chosen run's `iterations`.
-    """
-
-    step: float
-    batch_fraction: float
-    iterations: int
-    t: float
-    error: float
-    target: float
-    steps: np.ndarray
-    batch_fractions: np.ndarray
-    t_to_target: np.ndarray
-
-
-def tune(problem: RankOneSensing, target: float, steps, batch_fractions, *, t_max: float,
-         nodes: int = 41) -> Tuning:
-    r"""Choose the step η and batch fraction δ of `ProxLinear` from the recursion alone.
-
-    Runs one `vmap`ped `predict` over the grid `steps` × `batch_fractions` for
-    ceil(t_max / min δ) iterations and returns the pair whose predicted error first drops to
-    `target` with the fewest samples (t = iterations · δ samples/d, so iterations · δ · d
-    measurements), ties going to the lower predicted error — the use of trajectory
-    predictions proposed by arXiv 2402.01599 ("hyperparameter tuning without ever running the
-    method").
-
-    **Raises:** `ValueError` for a bad grid or target, or when no pair reaches the target by
-    `t_max` (the message gives the lowest error reached).
-    """
-    steps = np.asarray(steps, dtype=np.float64)
-    fractions = np.asarray(batch_fractions, dtype=np.float64)
-    for name, grid in (("steps", steps), ("batch_fractions", fractions)):
-        if grid.ndim != 1 or grid.size < 1 or not np.all(np.isfinite(grid) & (grid > 0)):
-            raise ValueError(f"{name} must be a non-empty 1-D grid of finite numbers > 0")
-    if not (math.isfinite(target) and target > 0):
-        raise ValueError(f"target must be a finite number > 0 (got {target!r})")
-    if not (math.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be a finite number > 0 (got {t_max!r})")
-    iterations = max(1, math.ceil(t_max / fractions.min() - 1e-9))
-    eta, delta = (x.reshape(-1) for x in np.meshgrid(steps, fractions, indexing="ij"))
-    risk = np.asarray(_sweep(problem, jnp.asarray(eta), jnp.asarray(delta), iterations, nodes))
-    k = np.arange(iterations + 1)
-    t = k[None, :] * delta[:, None]
-    hit = (risk <= target) & (t <= t_max * (1 + 1e-12))
-    first = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
-    t_hit = np.where(first >= 0, first * delta, np.inf)
-    if not np.isfinite(t_hit).any():
-        lowest = float(np.nanmin(np.where(t <= t_max * (1 + 1e-12), risk, np.inf)))
-        raise ValueError(f"no (step, batch_fraction) of the grid reaches error {target:g} by "
-                         f"t_max = {t_max:g} (lowest predicted error {lowest:.4g})")
-    at_hit = np.where(first >= 0, risk[np.arange(risk.shape[0]), np.maximum(first, 0)], np.inf)
-    best = np.lexsort((at_hit, t_hit))[0]
-    return Tuning(step=float(eta[best]), batch_fraction=float(delta[best]),
-                  iterations=int(first[best]), t=float(t_hit[best]), error=float(at_hit[best]),
-                  target=float(target), steps=steps, batch_fractions=fractions,
-                  t_to_target=t_hit.reshape(steps.size, fractions.size))
-
-
-@eqx.filter_jit
-def _sweep(problem, eta, delta, iterations, nodes):
-    def one(e, dl):
-        return predict(problem, ProxLinear(e, dl), iterations, num_points=iterations + 1,
-                       nodes=nodes, save_state=False).risk
-
-    return jax.vmap(one)(eta, delta)
-
 __all__ = ["RankOneSensing", "BilinearState", "SymmetricState", "MODELS", "one_step",
            "ridge_step", "solve_resolvent", "Design", "state_vector", "state_from_vector",
-           "error_of", "steps_for", "RISK_LABEL", "Tuning", "tune"]
+           "error_of", "RISK_LABEL"]

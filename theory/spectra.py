@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_integer, check_range
+from ._registry import Registry
+
+SPECTRA: Registry = Registry("spectrum kind")
+TEACHERS: Registry = Registry("teacher kind")
 
 
 def _normalise(eigs: np.ndarray) -> np.ndarray:
@@ -54,8 +58,8 @@ def marchenko_pastur(d: int, aspect: float = 0.5) -> np.ndarray:
     return _normalise(np.sort(quantiles)[::-1].copy())
 
 
-SPECTRA = {"isotropic": isotropic, "power_law": power_law, "two_bulk": two_bulk,
-           "marchenko_pastur": marchenko_pastur}
+for _fn in (isotropic, power_law, two_bulk, marchenko_pastur):
+    SPECTRA.register(_fn.__name__, _fn)
 
 
 def flat_teacher(spectrum) -> np.ndarray:
@@ -77,7 +81,8 @@ def power_law_teacher(spectrum, beta: float) -> np.ndarray:
     return np.where(spectrum > 0, np.sqrt(power / safe), 0.0)
 
 
-TEACHERS = {"flat": flat_teacher, "power_law": power_law_teacher}
+TEACHERS.register("flat", flat_teacher)
+TEACHERS.register("power_law", power_law_teacher)
 
 __all__ = ["isotropic", "power_law", "two_bulk", "marchenko_pastur", "flat_teacher",
            "power_law_teacher", "SPECTRA", "TEACHERS"]

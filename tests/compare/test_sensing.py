@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import theory as th
-from compare import config
+from compare import config, confirm_tuning
+from compare import tune as T
 from compare.cli import main
-from compare.sensing import confirm_tuning
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sensing_tuning.toml"
 
@@ -20,11 +20,14 @@ def test_tuning_from_theory_is_confirmed_by_simulation():
     two nearest batch fractions (δ = 1, 2: predicted 14 d) do not: 50 seeds at d = 200, each
     mean more than 3 SE on its predicted side of the target."""
     problem = th.RankOneSensing("bilinear", 0.1)
-    res = th.sensing.tune(problem, 0.01, [0.5, 1, 2, 4, 8, 16], [0.5, 1, 2, 4, 8], t_max=16)
-    assert (res.step, res.batch_fraction, res.iterations, res.t) == (8.0, 4.0, 3, 12.0)
+    res = T.tune(problem, th.ProxLinear(1.0, 1.0),
+                 {"step": [0.5, 1, 2, 4, 8, 16], "batch_fraction": [0.5, 1, 2, 4, 8]}, 16.0,
+                 objective="samples_to_target", target=0.01, num_points=200)
+    assert (float(res.best.step), float(res.best.batch_fraction), res.best_value) == (8.0, 4.0, 12.0)
     check = confirm_tuning(problem, res, d=200, seeds=50, key=11, alternatives=[1.0, 2.0])
     assert [float(o.batch_fraction) for o, _, _ in check.runs] == [4.0, 1.0, 2.0]
-    (pred, mean, se), *others = check.final_errors()
+    assert [int(sim.step[-1]) for _, _, sim in check.runs] == [3, 12, 6]  # the budget t = 12
+    (pred, mean, se), *others = check.final_values()
     assert mean + 3 * se < 0.01 and abs(mean - pred) < 3 * se
     for pred, mean, se in others:
         assert pred > 0.01 and mean - 3 * se > 0.01

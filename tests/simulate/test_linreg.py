@@ -1,12 +1,12 @@
 """Least squares: the exact recursion against the real algorithm at finite d.
 
-Settings required by issue 3: isotropic; power-law spectrum with batch 8 and noise;
+Three settings: isotropic; power-law spectrum with batch 8 and noise;
 momentum 0.9 with a decaying schedule — each at d = 50 and d = 400, float64, the mean over
 seeds within 3 standard errors of the recursion at every recorded step.
 
 Seeds: the power-law risk across seeds is heavy-tailed at d = 50 (skewness 3–6, excess
 kurtosis up to ~140 measured), which makes the normal SE of a few thousand seeds
-unreliable (THEORY.md §0); 20,000 seeds there (|z| ≤ 1.8 at 50,000 seeds: no model error).
+unreliable (docs/theory.md, Agreement statistics); 20,000 seeds there (|z| ≤ 1.8 at 50,000 seeds: no model error).
 """
 
 import jax

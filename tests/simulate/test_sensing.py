@@ -1,7 +1,7 @@
 """Rank-one sensing: the recursion of theory.sensing against the prox-linear method at finite d.
 
 Settings (σ = 0.1, start (0.6, 0.6, 0.7, 0.4) / (0.7, 0.5)), 50 seeds, every iteration compared
-(THEORY.md §0: the iterations of one run are correlated, so this is a strict test):
+(docs/theory.md, Agreement statistics: the iterations of one run are correlated, so this is a strict test):
 A bilinear δ = 0.5, η = 1 (batch smaller than d, slow phase) and B bilinear δ = 1, η = 3 (fast
 phase, then the floor), each at d = 200 and 800; C symmetric δ = 1, η = 2 at d = 200. Float32
 simulations (SE ~1e-3 relative, round-off ~1e-6). Measured once with 4,000 seeds at d = 100
@@ -115,8 +115,7 @@ def _both_solves(key):
         return s * (a @ (a.T @ (s * lam))) + u * (b @ (b.T @ (u * lam))) + reg * lam
 
     diag = s**2 * jnp.sum(a**2, axis=1) + u**2 * jnp.sum(b**2, axis=1) + reg
-    return tuple(simulate.sensing._solve(matvec, diag, r, solver, jnp.float64)
-                 for solver in ("cg", "dense"))
+    return tuple(th.optim.prox_solve(matvec, diag, r, solver) for solver in ("cg", "dense"))
 
 
 def test_cg_solve_matches_the_dense_solve():
@@ -134,7 +133,7 @@ def test_bad_inputs_name_the_field():
         simulate.simulate(problem, opt, 2, key=0)
     with pytest.raises(ValueError, match="d must be >= 2"):
         simulate.simulate(problem, th.ProxLinear(1.0, 2.0), 2, d=1, key=0)
-    with pytest.raises(ValueError, match="solver must be one of cg, dense"):
-        simulate.simulate(problem, opt, 2, d=40, key=0, solver="lu")
+    with pytest.raises(ValueError, match="ProxLinear.solver must be one of cg, dense"):
+        th.ProxLinear(1.0, 0.5, solver="lu")
     with pytest.raises(TypeError, match="supports ProxLinear"):
         simulate.simulate(problem, th.SGD(0.1), 2, d=40, key=0)

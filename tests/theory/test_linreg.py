@@ -3,7 +3,6 @@
 import logging
 import math
 
-import equinox as eqx
 import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
@@ -102,7 +101,7 @@ def test_divergence_is_marked_with_its_step(method):
 
 
 def test_isotropic_ode_is_the_exponential_law():
-    """High-d, Σ = I, B = 1, σ = 0: risk = risk_0 exp(-(2η - η²) t) (THEORY.md §1)."""
+    """High-d, Σ = I, B = 1, σ = 0: risk = risk_0 exp(-(2η - η²) t) (docs/theory.md, Least squares)."""
     problem = th.LinearRegression(th.spectra.isotropic(100))
     for eta in (0.3, 1.0, 1.7):
         curve = th.predict(problem, th.SGD(eta), t=5.0, num_points=21, method="ode")
@@ -116,7 +115,9 @@ def test_isotropic_ode_is_the_exponential_law():
 @pytest.mark.parametrize("batch, momentum", [(4, 0.0), (2, 0.5)])
 def test_recursion_approaches_the_ode_like_one_over_d(batch, momentum):
     """max_t |risk_rec - risk_ode| over t in [0, 8] shrinks as d^-1 (two-bulk spectrum with
-    noise; with momentum the ODE moves at the effective rate η/(1-β))."""
+    noise; with momentum the ODE moves at the effective rate η/(1-β)). Fitted slopes over
+    d = 64..1024 (deterministic): -0.997 (B = 4) and -1.020 (B = 2, β = 0.5; -1.004 over
+    d ≥ 256, the O(1/d²) terms bend the small-d end); tolerance 0.03."""
     gaps, ds = [], [64, 128, 256, 512, 1024]
     for d in ds:
         problem = th.LinearRegression(th.spectra.two_bulk(d, 5.0, 0.3), noise=0.2)
@@ -125,7 +126,7 @@ def test_recursion_approaches_the_ode_like_one_over_d(batch, momentum):
         ode = th.predict(problem, opt, t=8.0, num_points=41, method="ode", save_state=False)
         gaps.append(float(np.max(np.abs(np.asarray(rec.risk) - np.asarray(ode.risk)))))
     slope = np.polyfit(np.log(ds), np.log(gaps), 1)[0]
-    assert -1.15 < slope < -0.85, (slope, gaps)
+    assert abs(slope + 1.0) < 0.03, (slope, gaps)
 
 
 def test_vmap_and_grad_over_hyperparameters():

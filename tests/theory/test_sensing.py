@@ -1,4 +1,4 @@
-"""Rank-one sensing, prox-linear recursion (THEORY.md §5): reference values, limits, claims.
+"""Rank-one sensing, prox-linear recursion (docs/theory.md, Rank-one matrix sensing): reference values, limits, claims.
 
 Claims of arXiv 2402.01599 (from its abstract; the full text was not available) reproduced by
 the recursion: fixed-step mini-batch prox-linear converges linearly from a local start to a
@@ -38,7 +38,7 @@ def bilinear(noise=0.1, init=None):
 
 
 def test_reference_values_of_theory_md():
-    """Start (0.6, 0.6, 0.7, 0.4), δ = 2, η = 1, σ = 0.1 (THEORY.md §5)."""
+    """Start (0.6, 0.6, 0.7, 0.4), δ = 2, η = 1, σ = 0.1 (docs/theory.md, Rank-one matrix sensing)."""
     curve = th.predict(bilinear(), th.ProxLinear(1.0, 2.0), N, num_points=N + 1)
     r = np.asarray(curve.risk)
     assert r[0] == pytest.approx(0.628, abs=1e-12)
@@ -56,7 +56,7 @@ def test_reference_values_of_theory_md():
 @pytest.mark.parametrize("noise", [0.0, 0.3])
 def test_least_squares_limit(delta, noise):
     """One block, ψ ≡ 1, c0 = Z1, 1/η = 0: plain least squares, c = 1/(δ−1), p = (1, 0),
-    ρ² = σ²/(δ−1) (THEORY.md §5 sanity limit)."""
+    ρ² = σ²/(δ−1) (docs/theory.md, Rank-one matrix sensing: the least-squares limit)."""
     new, c = _least_squares_step(jnp.asarray(delta), jnp.asarray(noise**2))
     assert float(c) == pytest.approx(1 / (delta - 1), rel=1e-10)
     np.testing.assert_allclose(new, [1.0, noise / math.sqrt(delta - 1)], atol=1e-10)
@@ -233,18 +233,3 @@ def test_config_round_trip():
         th.RankOneSensing.from_config(Table({"model": "symmetric", "init": [1, 2, 3]}, "problem"))
     with pytest.raises(ValueError, match=r"optimizer.step: missing required field"):
         th.optimizer_from_config(Table({"kind": "prox_linear"}, "optimizer"))
-
-
-def test_tune_picks_fewest_samples_from_theory_alone():
-    problem = bilinear(0.1)
-    res = sensing.tune(problem, 0.01, [0.5, 1, 2, 4, 8, 16], [0.5, 1, 2, 4, 8], t_max=16)
-    assert res.t == np.min(res.t_to_target) == res.iterations * res.batch_fraction
-    assert res.error <= 0.01
-    r = run("bilinear", 0.1, res.step, res.batch_fraction)  # an independent predict call
-    assert r[res.iterations] == pytest.approx(res.error, rel=1e-9) and r[res.iterations - 1] > 0.01
-    with pytest.raises(ValueError, match=r"no \(step, batch_fraction\) of the grid reaches"):
-        sensing.tune(problem, 1e-4, [1.0], [1.0], t_max=5)
-    with pytest.raises(ValueError, match="batch_fractions must be a non-empty 1-D grid"):
-        sensing.tune(problem, 0.01, [1.0], [0.0], t_max=5)
-    with pytest.raises(ValueError, match="target must be a finite number > 0"):
-        sensing.tune(problem, 0.0, [1.0], [1.0], t_max=5)

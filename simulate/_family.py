@@ -1,0 +1,95 @@
+"""The family interface, simulation side: what a family gives `simulate`.
+
+docs/families.md is the full contract. A family's module of simulate/ defines one subclass of
+`AbstractSimulation` with `problem = <its problem class>`, which registers it. It says how to
+draw one instance (the fixed data of a seed, e.g. a teacher, and the initial parameters, a dict
+parameter group -> array), what to measure on it (the exact population risk and the order
+parameters of the theory), and what an optimizer may ask of a fresh batch of samples: the
+mean gradient (`gradient`) or the linearised residuals (`linearize`, for prox-linear steps).
+The generic driver (`simulate.simulate`) does the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NamedTuple
+
+import equinox as eqx
+import jax
+
+from theory import AbstractProblem, LeastSquaresBatch, Observation
+from theory._registry import Registry
+
+SIMULATIONS: Registry[type["AbstractSimulation"]] = Registry("simulated problem")
+
+
+class Instance(NamedTuple):
+    """One seed: `params` (parameter group -> array, what the optimizer updates), `fixed`
+    (anything else the seed keeps, e.g. a teacher), and `data_key`, the key its fresh samples
+    are drawn from (step k draws from `fold_in(data_key, k)`)."""
+
+    params: dict
+    fixed: Any
+    data_key: Any
+
+
+class AbstractSimulation(eqx.Module):
+    """The finite-d side of a family (stateless; one instance per family)."""
+
+    problem: ClassVar[type[AbstractProblem]]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        problem = cls.__dict__.get("problem")
+        if problem is not None:
+            SIMULATIONS.register(f"{problem.__module__}.{problem.__qualname__}", cls)
+
+    def dimension(self, problem, d: int | None) -> int:
+        """The input dimension: `d`, checked, or the one the problem fixes."""
+        raise NotImplementedError
+
+    def draw(self, problem, key, d: int, dtype) -> Instance:
+        """One seed's instance at dimension d."""
+        raise NotImplementedError
+
+    def observe(self, problem, fixed, params) -> Observation:
+        """The risk, the named observables and the order parameters of the current weights."""
+        raise NotImplementedError
+
+    def gradient(self, problem, fixed, params, key, batch: int) -> dict:
+        """The mean gradient over `batch` fresh samples drawn with `key`, per parameter group,
+        in the family's scaled parametrisation (an SGD step subtracts lr × this)."""
+        raise TypeError(f"{type(problem).__name__} has no stochastic gradient in simulate/")
+
+    def linearize(self, problem, fixed, params, key, batch: int) -> LeastSquaresBatch:
+        """`batch` fresh residuals and their Jacobian at `params` (for prox-linear steps)."""
+        raise TypeError(f"{type(problem).__name__} has no linearised residuals in simulate/")
+
+    def metadata(self, problem, optimizer, d: int) -> dict:
+        """Plain values for `Curve.metadata`."""
+        return {}
+
+
+def simulation_of(problem: AbstractProblem) -> AbstractSimulation:
+    cls = type(problem)
+    sim = SIMULATIONS.get(f"{cls.__module__}.{cls.__qualname__}")
+    if sim is None:
+        known = ", ".join(name.rpartition(".")[2] for name in SIMULATIONS.names())
+        raise TypeError(f"hild has no simulator for {cls.__name__}; known problems: {known}")
+    return sim()
+
+
+class FreshBatch(NamedTuple):
+    """The samples of one step, drawn lazily from `key`: an optimizer asks for what it needs
+    (`gradient(params)` or `linearize(params)`)."""
+
+    simulation: AbstractSimulation
+    problem: Any
+    fixed: Any
+    key: jax.Array
+    size: int
+
+    def gradient(self, params) -> dict:
+        return self.simulation.gradient(self.problem, self.fixed, params, self.key, self.size)
+
+    def linearize(self, params) -> LeastSquaresBatch:
+        return self.simulation.linearize(self.problem, self.fixed, params, self.key, self.size)
