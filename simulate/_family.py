@@ -3,10 +3,12 @@
 docs/families.md is the full contract. A family's module of simulate/ defines one subclass of
 `AbstractSimulation` with `problem = <its problem class>`, which registers it. It says how to
 draw one instance (the fixed data of a seed, e.g. a teacher, and the initial parameters, a dict
-parameter group -> array), what to measure on it (the exact population risk and the order
-parameters of the theory), and what an optimizer may ask of a fresh batch of samples: the
-mean gradient (`gradient`) or the linearised residuals (`linearize`, for prox-linear steps).
-The generic driver (`simulate.simulate`) does the rest.
+parameter group -> array), how to draw the fresh samples of one step (`sample`), what to
+measure (the exact population risk and the order parameters of the theory), and what an
+optimizer may ask of a batch of samples: the mean gradient (`gradient`) or the linearised
+residuals (`linearize`, for prox-linear steps). The generic driver (`simulate.simulate`) does
+the rest; it draws the samples of many steps in one vmapped call, so `sample` must depend on
+its key only (not on the parameters).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
-import jax
 
 from theory import AbstractProblem, LeastSquaresBatch, Observation
 from theory._registry import Registry
@@ -55,13 +56,17 @@ class AbstractSimulation(eqx.Module):
         """The risk, the named observables and the order parameters of the current weights."""
         raise NotImplementedError
 
-    def gradient(self, problem, fixed, params, key, batch: int) -> dict:
-        """The mean gradient over `batch` fresh samples drawn with `key`, per parameter group,
-        in the family's scaled parametrisation (an SGD step subtracts lr × this)."""
+    def sample(self, problem, fixed, key, batch: int) -> Any:
+        """The `batch` fresh samples of one step, drawn with `key` (a pytree of arrays)."""
+        raise NotImplementedError
+
+    def gradient(self, problem, fixed, params, sample) -> dict:
+        """The mean gradient over the samples, per parameter group, in the family's scaled
+        parametrisation (an SGD step subtracts lr × this)."""
         raise TypeError(f"{type(problem).__name__} has no stochastic gradient in simulate/")
 
-    def linearize(self, problem, fixed, params, key, batch: int) -> LeastSquaresBatch:
-        """`batch` fresh residuals and their Jacobian at `params` (for prox-linear steps)."""
+    def linearize(self, problem, fixed, params, sample) -> LeastSquaresBatch:
+        """The samples' residuals and their Jacobian at `params` (for prox-linear steps)."""
         raise TypeError(f"{type(problem).__name__} has no linearised residuals in simulate/")
 
     def metadata(self, problem, optimizer, d: int) -> dict:
@@ -79,17 +84,16 @@ def simulation_of(problem: AbstractProblem) -> AbstractSimulation:
 
 
 class FreshBatch(NamedTuple):
-    """The samples of one step, drawn lazily from `key`: an optimizer asks for what it needs
+    """The fresh samples of one step: an optimizer asks them for what it needs
     (`gradient(params)` or `linearize(params)`)."""
 
     simulation: AbstractSimulation
     problem: Any
     fixed: Any
-    key: jax.Array
-    size: int
+    sample: Any
 
     def gradient(self, params) -> dict:
-        return self.simulation.gradient(self.problem, self.fixed, params, self.key, self.size)
+        return self.simulation.gradient(self.problem, self.fixed, params, self.sample)
 
     def linearize(self, params) -> LeastSquaresBatch:
-        return self.simulation.linearize(self.problem, self.fixed, params, self.key, self.size)
+        return self.simulation.linearize(self.problem, self.fixed, params, self.sample)

@@ -95,17 +95,24 @@ class CommitteeSimulation(AbstractSimulation):
                  problem.noise.astype(dtype), q_limit)
         return Instance(params, fixed, k_data)
 
-    def gradient(self, problem, fixed, params, key, batch):
-        W_star, _, v_fixed, v_star, noise, _ = fixed
-        W = params["first_layer"]
-        v = params.get("second_layer", v_fixed)
-        d, dtype = W.shape[1], W.dtype
-        root_d = math.sqrt(d)
-        act = problem.act
+    def sample(self, problem, fixed, key, batch):
+        """Inputs x (B, d) and the teacher's noisy labels y (B,)."""
+        W_star, _, _, v_star, noise, _ = fixed
+        d, dtype = W_star.shape[1], W_star.dtype
         kx, kn = jax.random.split(key)
         x = jax.random.normal(kx, (batch, d), dtype)
+        y = problem.act(x @ W_star.T / math.sqrt(d)) @ v_star + noise * jax.random.normal(kn, (batch,), dtype)
+        return x, y
+
+    def gradient(self, problem, fixed, params, sample):
+        x, y = sample
+        _, _, v_fixed, _, _, _ = fixed
+        W = params["first_layer"]
+        v = params.get("second_layer", v_fixed)
+        batch, d = x.shape
+        root_d = math.sqrt(d)
+        act = problem.act
         lam = x @ W.T / root_d
-        y = act(x @ W_star.T / root_d) @ v_star + noise * jax.random.normal(kn, (batch,), dtype)
         delta = act(lam) @ v - y
         coef = v[None, :] * act.derivative(lam) * delta[:, None]
         grads = {"first_layer": (coef.T @ x) / (batch * root_d)}

@@ -30,15 +30,17 @@ class LinearRegressionSimulation(AbstractSimulation):
                  problem.noise.astype(dtype))
         return Instance({"weights": problem.init.astype(dtype)}, fixed, key)
 
-    def gradient(self, problem, fixed, params, key, batch):
+    def sample(self, problem, fixed, key, batch):
+        """Inputs x (B, d) in the eigenbasis and labels y (B,)."""
         sqrt_lam, teacher, noise = fixed
-        d = sqrt_lam.shape[0]
-        dtype = sqrt_lam.dtype
         kx, kn = jax.random.split(key)
-        x = jax.random.normal(kx, (batch, d), dtype) * sqrt_lam[None, :]
-        y = x @ teacher + noise * jax.random.normal(kn, (batch,), dtype)
-        theta = params["weights"]
-        return {"weights": x.T @ (x @ theta - y) / (batch * d)}
+        x = jax.random.normal(kx, (batch, sqrt_lam.shape[0]), sqrt_lam.dtype) * sqrt_lam[None, :]
+        return x, x @ teacher + noise * jax.random.normal(kn, (batch,), sqrt_lam.dtype)
+
+    def gradient(self, problem, fixed, params, sample):
+        x, y = sample
+        batch, d = x.shape
+        return {"weights": x.T @ (x @ params["weights"] - y) / (batch * d)}
 
     def observe(self, problem, fixed, params) -> Observation:
         sqrt_lam, teacher, _ = fixed

@@ -49,12 +49,25 @@ class RankOneSensingSimulation(AbstractSimulation):
         for i, name in enumerate(names):
             params[name] = jnp.zeros(d, dtype).at[0].set(theta[2 * i].astype(dtype)) \
                 .at[1].set(theta[2 * i + 1].astype(dtype))
-        return Instance(params, problem.noise.astype(dtype), key)
+        return Instance(params, (problem.noise.astype(dtype), d), key)
 
-    def linearize(self, problem, noise, params, key, m) -> LeastSquaresBatch:
+    def sample(self, problem, fixed, key, m):
+        """Sensing vectors a (m, d) (and b, bilinear) and the measurements y (m,)."""
+        noise, d = fixed
+        dtype = noise.dtype
         if problem.model == "bilinear":
-            return _bilinear(params, noise, key, m)
-        return _symmetric(params, noise, key, m)
+            ka, kb, ke = jax.random.split(key, 3)
+            a = jax.random.normal(ka, (m, d), dtype)
+            b = jax.random.normal(kb, (m, d), dtype)
+            return a, b, a[:, 0] * b[:, 0] + noise * jax.random.normal(ke, (m,), dtype)
+        ka, ke = jax.random.split(key)
+        a = jax.random.normal(ka, (m, d), dtype)
+        return a, a[:, 0] ** 2 + noise * jax.random.normal(ke, (m,), dtype)
+
+    def linearize(self, problem, fixed, params, sample) -> LeastSquaresBatch:
+        if problem.model == "bilinear":
+            return _bilinear(params, sample)
+        return _symmetric(params, sample)
 
     def observe(self, problem, fixed, params) -> Observation:
         theta = measure(problem.model, params)
@@ -65,15 +78,10 @@ class RankOneSensingSimulation(AbstractSimulation):
         return {"batch": optimizer.samples_per_step(d), "solver": optimizer.solver}
 
 
-def _bilinear(params, noise, key, m) -> LeastSquaresBatch:
+def _bilinear(params, sample) -> LeastSquaresBatch:
     """y = ⟨a, e1⟩⟨b, e1⟩ + σε; g_i = (s_i a_i, u_i b_i), u = a μ, s = b ν."""
-    mu, nu = params["mu"], params["nu"]
-    d, dtype = mu.shape[0], mu.dtype
-    ka, kb, ke = jax.random.split(key, 3)
-    a = jax.random.normal(ka, (m, d), dtype)
-    b = jax.random.normal(kb, (m, d), dtype)
-    u, s = a @ mu, b @ nu
-    y = a[:, 0] * b[:, 0] + noise * jax.random.normal(ke, (m,), dtype)
+    a, b, y = sample
+    u, s = a @ params["mu"], b @ params["nu"]
     return LeastSquaresBatch(
         residual=y - u * s,
         jvp=lambda v: s * (a @ v["mu"]) + u * (b @ v["nu"]),
@@ -81,14 +89,10 @@ def _bilinear(params, noise, key, m) -> LeastSquaresBatch:
         row_norms2=s**2 * jnp.sum(a**2, axis=1) + u**2 * jnp.sum(b**2, axis=1))
 
 
-def _symmetric(params, noise, key, m) -> LeastSquaresBatch:
+def _symmetric(params, sample) -> LeastSquaresBatch:
     """y = ⟨a, e1⟩² + σε; g_i = 2 u_i a_i, u = a x."""
-    x = params["x"]
-    d, dtype = x.shape[0], x.dtype
-    ka, ke = jax.random.split(key)
-    a = jax.random.normal(ka, (m, d), dtype)
-    u = a @ x
-    y = a[:, 0] ** 2 + noise * jax.random.normal(ke, (m,), dtype)
+    a, y = sample
+    u = a @ params["x"]
     psi = 2.0 * u
     return LeastSquaresBatch(
         residual=y - u**2,

@@ -222,8 +222,8 @@ def _solve(problem, optimizer, state0, clock, steps, times, active, num_steps, m
     risk0, _ = observe(dyn.init)
     threshold = divergence_threshold(risk0, dyn.floor)
     if isinstance(dyn, Recursion):
-        out = scan_with_records(dyn.step, observe, dyn.init, num_steps, steps, threshold,
-                                active_steps=active)
+        out = scan_with_records(lambda c, k, x: dyn.step(c, k), observe, dyn.init, num_steps,
+                                steps, threshold, active_steps=active)
         extras, state = out.observed
         dt = jnp.where(out.diverged, clock.time(out.diverged_step), jnp.inf)
         extras = jax.tree.map(lambda x: jnp.where(jnp.isinf(out.risk), jnp.inf, x), extras)

@@ -112,7 +112,7 @@ class Records(NamedTuple):
 
 
 def scan_with_records(
-    step: Callable[[Any, Array], Any],
+    step: Callable[[Any, Array, Any], Any],
     observe: Callable[[Any], tuple[Array, Any]],
     carry0: Any,
     num_steps: int,
@@ -121,16 +121,21 @@ def scan_with_records(
     active_steps: Array | None = None,
     progress: Callable[[Array], None] | None = None,
     report_every: int = 1,
+    inputs: Callable[[Array], Any] | None = None,
+    chunk: int = 1,
+    unroll: int = 1,
 ) -> Records:
-    """Run `carry = step(carry, k)` for k = 0..num_steps-1 and record `observe(carry)` after
+    """Run `carry = step(carry, k, x)` for k = 0..num_steps-1 and record `observe(carry)` after
     the steps listed in `record_at` (non-decreasing; repeats get the same record; 0 means the
     initial carry).
 
-    `observe(carry) -> (risk, observables)`. After the first step whose risk is not finite or
-    exceeds `threshold`, the carry stops changing, `diverged_step` is that step and every
-    later recorded risk is `inf`. With `active_steps`, steps beyond it leave the carry as is.
-    `progress(k)` is called from the host every `report_every` steps (it sees the unbatched
-    step, so under `vmap` it runs once per step, not once per seed).
+    `x` is `inputs(k)` (e.g. the fresh samples of step k), drawn for `chunk` steps at a time
+    with one `vmap` (the same values as one call per step, far fewer calls), or None.
+    `observe(carry) -> (risk, observables)` runs after every step: after the first step whose
+    risk is not finite or exceeds `threshold`, the carry stops changing, `diverged_step` is
+    that step and every later recorded risk is `inf`. With `active_steps`, steps beyond it
+    leave the carry as is. `progress(k)` is called from the host about every `report_every`
+    steps (it sees the unbatched step, so under `vmap` it runs once, not once per seed).
     """
     record_at = jnp.asarray(record_at)
     points = record_at.shape[0]
@@ -143,15 +148,17 @@ def scan_with_records(
     obs_buf = jax.tree.map(lambda b, x: b.at[0].set(jnp.where(first, x, b[0])), obs_buf, obs0)
     ptr = jnp.searchsorted(record_at, 0, side="right").astype(jnp.int32)
     start_bad = ~jnp.isfinite(risk0) | (risk0 > threshold)
+    chunks = -(-num_steps // chunk)
+    limit = active_steps
+    if chunks * chunk > num_steps:  # the padding of the last chunk does nothing
+        limit = num_steps if limit is None else jnp.minimum(limit, num_steps)
 
-    def body(c, k):
+    def body(c, kx):
+        k, x = kx
         carry, risk, obs, rbuf, obuf, ptr, diverged, dstep = c
-        if progress is not None:
-            jax.lax.cond(k % report_every == 0, lambda: jax.debug.callback(progress, k),
-                         lambda: None)
-        new = step(carry, k - 1)
+        new = step(carry, k - 1, x)
         risk_new, obs_new = observe(new)
-        active = True if active_steps is None else k <= active_steps
+        active = True if limit is None else k <= limit
         bad = ~jnp.isfinite(risk_new) | (risk_new > threshold)
         newly = active & ~diverged & bad
         diverged = diverged | newly
@@ -168,9 +175,26 @@ def scan_with_records(
         ptr = jnp.where(hit, jnp.searchsorted(record_at, k, side="right"), ptr).astype(jnp.int32)
         return (carry, risk, obs, rbuf, obuf, ptr, diverged, dstep), None
 
+    def block(c, ks):
+        if progress is not None:
+            jax.lax.cond((ks[0] - 1) % report_every < chunk,
+                         lambda: jax.debug.callback(progress, ks[0] - 1), lambda: None)
+        xs = None if inputs is None else jax.vmap(inputs)(ks - 1)
+        return jax.lax.scan(body, c, (ks, xs), unroll=unroll)[0], None
+
+    def single(c, k):
+        if progress is not None:
+            jax.lax.cond((k - 1) % report_every == 0, lambda: jax.debug.callback(progress, k - 1),
+                         lambda: None)
+        return body(c, (k, None if inputs is None else inputs(k - 1)))
+
     init = (carry0, risk0, obs0, risk_buf, obs_buf, ptr, start_bad,
             jnp.where(start_bad, 0, -1).astype(jnp.int32))
-    ks = jnp.arange(1, num_steps + 1, dtype=jnp.int32)
-    (final, _, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(body, init, ks)
+    ks = jnp.arange(1, chunks * chunk + 1, dtype=jnp.int32)
+    if chunk == 1:
+        (final, _, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(single, init, ks, unroll=unroll)
+    else:
+        (final, _, _, rbuf, obuf, _, diverged, dstep), _ = jax.lax.scan(
+            block, init, ks.reshape(chunks, chunk))
     first_of = jnp.searchsorted(record_at, record_at, side="left")  # repeats: copy the first
     return Records(rbuf[first_of], jax.tree.map(lambda b: b[first_of], obuf), diverged, dstep, final)

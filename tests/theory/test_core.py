@@ -130,19 +130,39 @@ def test_record_steps():
 def test_scan_with_records_repeats_active_steps_and_divergence():
     import jax.numpy as jnp
 
-    count = th.scan_with_records(lambda c, k: c + 1.0, lambda c: (c, 2 * c), jnp.asarray(0.0), 10,
+    count = th.scan_with_records(lambda c, k, x: c + 1.0, lambda c: (c, 2 * c), jnp.asarray(0.0), 10,
                                  jnp.array([0, 0, 3, 3, 7, 10]), jnp.asarray(1e9))
     np.testing.assert_array_equal(count.risk, [0, 0, 3, 3, 7, 10])
     np.testing.assert_array_equal(count.observed, [0, 0, 6, 6, 14, 20])
-    stopped = th.scan_with_records(lambda c, k: c + 1.0, lambda c: (c, c), jnp.asarray(0.0), 10,
+    stopped = th.scan_with_records(lambda c, k, x: c + 1.0, lambda c: (c, c), jnp.asarray(0.0), 10,
                                    jnp.array([2, 5]), jnp.asarray(1e9), active_steps=jnp.asarray(4))
     np.testing.assert_array_equal(stopped.risk, [2, 4])  # frozen after step 4
     assert float(stopped.final) == 4.0
-    blown = th.scan_with_records(lambda c, k: 3 * c, lambda c: (c, c), jnp.asarray(1.0), 20,
+    blown = th.scan_with_records(lambda c, k, x: 3 * c, lambda c: (c, c), jnp.asarray(1.0), 20,
                                  jnp.array([2, 5, 15]), jnp.asarray(1e4))
     np.testing.assert_array_equal(blown.risk, [9, 243, np.inf])
     assert int(blown.diverged_step) == 9 and bool(blown.diverged)
     assert float(blown.final) == 3.0**8  # the last state below the threshold
+
+
+def test_scan_with_records_draws_inputs_in_chunks_with_the_same_result():
+    """Inputs drawn for chunks of steps at once (the last chunk padded) give what one draw
+    per step gives, divergence included."""
+    import jax
+    import jax.numpy as jnp
+
+    inputs = lambda k: jax.random.normal(jax.random.fold_in(jax.random.key(0), k), (3,))
+    run = lambda chunk, factor: th.scan_with_records(
+        lambda c, k, x: factor * c + x, lambda c: (jnp.sum(c**2), c), jnp.zeros(3), 23,
+        jnp.array([0, 4, 10, 23]), jnp.asarray(1e6), inputs=inputs, chunk=chunk)
+    for factor in (0.5, 3.0):
+        one = run(1, factor)
+        for chunk in (4, 8, 23):
+            out = run(chunk, factor)
+            np.testing.assert_array_equal(out.risk, one.risk)
+            np.testing.assert_array_equal(out.observed, one.observed)
+            assert int(out.diverged_step) == int(one.diverged_step)
+    assert int(run(4, 3.0).diverged_step) > 0
 
 
 def test_vmap_over_batch_at_a_fixed_sample_budget():

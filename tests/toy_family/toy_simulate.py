@@ -22,9 +22,11 @@ class NoisyQuadraticSimulation(AbstractSimulation):
     def draw(self, problem, key, d, dtype):
         return Instance({"weights": jnp.zeros(d, dtype)}, problem.noise.astype(dtype), key)
 
-    def gradient(self, problem, noise, params, key, batch):
+    def sample(self, problem, noise, key, batch):
+        return jax.random.normal(key, (batch, problem.d), noise.dtype).mean(axis=0)
+
+    def gradient(self, problem, noise, params, z):
         w = params["weights"]
-        z = jax.random.normal(key, (batch, w.shape[0]), w.dtype).mean(axis=0)
         return {"weights": (w - 1.0 - noise * z) / w.shape[0]}
 
     def observe(self, problem, noise, params):
