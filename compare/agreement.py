@@ -25,6 +25,13 @@ class Report:
     seeds: int
     diverged_seeds: int
     theory_diverged: bool
+    theory_diverged_t: float = float("inf")
+
+    @property
+    def compared(self) -> bool:
+        """False when nothing could be compared (fewer than 2 seeds stayed finite, or theory
+        diverged before the first compared point)."""
+        return bool(self.t.size)
 
     @property
     def max_abs_z(self) -> float:
@@ -47,15 +54,26 @@ class Report:
         return bool(self.z.size) and self.max_abs_z <= n_se
 
     def to_dict(self) -> dict:
-        return {"max_abs_z": self.max_abs_z, "t_at_max_abs_z": self.t_max_z,
-                "max_rel_deviation": self.max_rel, "t_at_max_rel_deviation": self.t_max_rel,
-                "points": int(self.t.size), "seeds": self.seeds,
-                "diverged_seeds": self.diverged_seeds, "theory_diverged": self.theory_diverged}
+        """Plain JSON values; what could not be measured is null."""
+        def num(x: float):
+            return float(x) if np.isfinite(x) else None
+
+        return {"compared": self.compared, "max_abs_z": num(self.max_abs_z),
+                "t_at_max_abs_z": num(self.t_max_z), "max_rel_deviation": num(self.max_rel),
+                "t_at_max_rel_deviation": num(self.t_max_rel), "points": int(self.t.size),
+                "seeds": self.seeds, "diverged_seeds": self.diverged_seeds,
+                "theory_diverged": self.theory_diverged,
+                "theory_diverged_t": num(self.theory_diverged_t)}
 
     def __str__(self) -> str:
-        text = (f"max |z| = {self.max_abs_z:.2f} at t = {self.t_max_z:.4g}; "
-                f"max relative deviation = {self.max_rel:.2%} at t = {self.t_max_rel:.4g} "
-                f"({self.t.size} points, {self.seeds} seeds)")
+        if not self.compared:
+            text = (f"not compared: {self.seeds - self.diverged_seeds} of {self.seeds} seeds "
+                    "stayed finite" if self.seeds - self.diverged_seeds < 2 else
+                    "not compared: theory diverged before the first compared point")
+        else:
+            text = (f"max |z| = {self.max_abs_z:.2f} at t = {self.t_max_z:.4g}; "
+                    f"max relative deviation = {self.max_rel:.2%} at t = {self.t_max_rel:.4g} "
+                    f"({self.t.size} points, {self.seeds} seeds)")
         if self.diverged_seeds or self.theory_diverged:
             text += (f"; diverged: theory {'yes' if self.theory_diverged else 'no'}, "
                      f"{self.diverged_seeds} seeds")
@@ -90,8 +108,13 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
     risk = sim.values(observable)
     finite_seeds = np.all(np.isfinite(risk), axis=1)
     risk = risk[finite_seeds]
-    if risk.shape[0] < 2:
-        raise ValueError("fewer than 2 seeds stayed finite: nothing to compare")
+    theory_diverged = bool(np.asarray(theory.diverged))
+    theory_dt = float(np.asarray(theory.diverged_t))
+    if risk.shape[0] < 2:  # a legitimate result: nothing left to compare
+        empty = np.zeros(0)
+        return Report(t=empty, z=empty, t_z=empty, rel=empty, seeds=int(sim.risk.shape[0]),
+                      diverged_seeds=int((~finite_seeds).sum()),
+                      theory_diverged=theory_diverged, theory_diverged_t=theory_dt)
     mean = risk.mean(axis=0)
     se = risk.std(axis=0, ddof=1) / np.sqrt(risk.shape[0])
     diff = mean - predicted
@@ -109,4 +132,4 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
     z = diff[zi] / se[zi]
     return Report(t=t_sim[idx], z=z, t_z=t_sim[zi], rel=rel, seeds=int(sim.risk.shape[0]),
                   diverged_seeds=int((~finite_seeds).sum()),
-                  theory_diverged=bool(np.asarray(theory.diverged)))
+                  theory_diverged=theory_diverged, theory_diverged_t=theory_dt)

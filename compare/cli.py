@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
@@ -13,15 +14,17 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from simulate import simulate
-from theory import DEFAULT_FAMILY, ConfigError, Curve, predict
+from simulate import plan_simulation, simulate
+from theory import DEFAULT_FAMILY, ConfigError, Curve, predict, use_compilation_cache
 from theory._io import atomic_write, atomic_write_text
 
 from . import bench as bench_mod
 from . import config as config_mod
+from . import _interrupts, output
 from . import tune as tune_mod
 from . import tune_figures
 from .agreement import agreement
+from .output import OutputFolder
 from .overlay import overlay
 from .progress import ProgressBar
 
@@ -38,7 +41,10 @@ the family chosen by --family), validates every field, runs, and writes to -o DI
   simulate  simulation.csv/.json (+ .state.npz) and simulation.png
   compare   both, overlay.png and agreement.json (max |z|, max relative deviation)
   tune      hyperparameters from theory ([tune] table), the choice simulated
-Files are written atomically. A bad config prints one line naming the field and exits 2.
+The output folder is replaced as a whole set (never a mix of two runs; a folder holding
+files hild did not write is refused). Exit codes: 0 done (also when a run diverged: that
+is a result, marked in every output), 2 bad input (one line naming the field, before
+anything runs), 130/143 interrupted by SIGINT/SIGTERM (previous outputs intact).
 """
 
 
@@ -52,15 +58,8 @@ def _write_figure(fig, path: Path) -> Path:
     return atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
 
 
-def _copy_config(job: config_mod.Job, out: Path) -> None:
-    if job.source.startswith("embedded default"):
-        text = config_mod.default_text(job.family)
-    else:
-        src = Path(job.source)
-        if src.resolve().parent == out.resolve() and src.name == "config.used.toml":
-            return
-        text = src.read_text()
-    atomic_write_text(out / "config.used.toml", text)
+def _write_config(job: config_mod.Job, folder: Path) -> Path:
+    return atomic_write_text(folder / "config.used.toml", job.text or config_mod.dumps(job.raw))
 
 
 def _run_theory(job: config_mod.Job) -> Curve:
@@ -68,6 +67,14 @@ def _run_theory(job: config_mod.Job) -> Curve:
         return predict(job.problem, job.optimizer, **job.horizon, **job.theory)
     except (TypeError, ValueError) as err:  # an option the family does not take or allow
         raise ConfigError(f"theory: {err}") from None
+
+
+def _check_simulation(job: config_mod.Job) -> None:
+    """The simulation's arguments and memory, checked before anything runs."""
+    try:
+        plan_simulation(job.problem, job.optimizer, **job.horizon, **job.simulation)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"simulation: {err}") from None
 
 
 def _run_simulation(job: config_mod.Job) -> Curve:
@@ -93,9 +100,18 @@ def _summary(name: str, curve: Curve) -> str:
     return f"{name}: risk {float(curve.mean()[0]):.4g} -> {final:.4g} at t = {float(curve.t[-1]):.4g}{status}"
 
 
+def validate_run(job: config_mod.Job, command: str, output: str) -> OutputFolder:
+    """Everything checked before a run computes: the output place, and for a simulation its
+    arguments and memory (a prediction checks its own before it allocates)."""
+    out = OutputFolder(output).check()
+    if command != "predict":
+        _check_simulation(job)
+    return out
+
+
 def cmd_run(args) -> int:
     job = config_mod.load(args.config, args.family)
-    out = Path(args.output)
+    out = validate_run(job, args.command, args.output)
     theory_curve = sim_curve = None
     if args.command in ("predict", "compare"):
         theory_curve = _run_theory(job)
@@ -109,27 +125,39 @@ def cmd_run(args) -> int:
             reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
                                       observable=name)
         print(f"agreement: {reports['risk']}")
-    # everything ran: now write, each file atomically
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if theory_curve is not None:
-        written += theory_curve.save(out / "theory")
-    if sim_curve is not None:
-        written += sim_curve.save(out / "simulation")
-    base = {"compare": "overlay", "predict": "theory", "simulate": "simulation"}[args.command]
-    for name in _observables(theory_curve or sim_curve):
-        fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
-                      max_seeds=job.plot["max_seeds"], observable=name)
-        suffix = "" if name == "risk" else f"_{name}"
-        written.append(_write_figure(fig, out / f"{base}{suffix}.png"))
-    if reports:
-        summary = reports["risk"].to_dict()
-        if len(reports) > 1:
-            summary["observables"] = {n: r.to_dict() for n, r in reports.items() if n != "risk"}
-        written.append(atomic_write_text(out / "agreement.json", json.dumps(summary, indent=2)))
-    _copy_config(job, out)
-    print("wrote " + ", ".join(str(p) for p in written))
+    with _staged(out) as folder:  # everything ran: now write the set
+        if theory_curve is not None:
+            theory_curve.save(folder / "theory")
+        if sim_curve is not None:
+            sim_curve.save(folder / "simulation")
+        base = {"compare": "overlay", "predict": "theory", "simulate": "simulation"}[args.command]
+        for name in _observables(theory_curve or sim_curve):
+            fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
+                          max_seeds=job.plot["max_seeds"], observable=name)
+            suffix = "" if name == "risk" else f"_{name}"
+            _write_figure(fig, folder / f"{base}{suffix}.png")
+        if reports:
+            summary = reports["risk"].to_dict()
+            if len(reports) > 1:
+                summary["observables"] = {n: r.to_dict() for n, r in reports.items() if n != "risk"}
+            atomic_write_text(folder / "agreement.json", json.dumps(summary, indent=2))
+        _write_config(job, folder)
     return 0
+
+
+@contextlib.contextmanager
+def _staged(out: OutputFolder):
+    """Write the output set into a staging folder, then swap it into place as a whole."""
+    folder = out.stage()
+    _interrupts.ACTIVE.append(out)
+    try:
+        yield folder
+        names = sorted(p.name for p in folder.iterdir() if p.name != output.MARKER)
+        out.commit()
+    finally:
+        out.discard()
+        _interrupts.ACTIVE.remove(out)
+    print(f"wrote {out.path}: {', '.join(names)}")
 
 
 def _observables(curve: Curve) -> list[str]:
@@ -150,6 +178,7 @@ def cmd_tune(args) -> int:
     job = config_mod.load(args.config, args.family)
     if job.tune is None:
         raise ConfigError("tune: missing table [tune] (see `hild example`)")
+    out = validate_run(job, "tune", args.output)
     cfg = job.tune
     start, space = _tune_optimizer(job)
     bar = ProgressBar(f"tuning ({cfg['engine']})")
@@ -175,20 +204,26 @@ def cmd_tune(args) -> int:
     print(f"simulation of the choice: {_summary('simulation', sim_curve)}")
     print(f"agreement: {report}")
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    with _staged(out) as folder:
+        _write_tune_outputs(folder, job, result, report, start, horizon, theory_curve, sim_curve)
+    return 0
+
+
+def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theory_curve,
+                        sim_curve) -> None:
+    cfg = job.tune
     header, rows = result.table()
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([header] + rows)
-    written = [atomic_write_text(out / "candidates.csv", buf.getvalue())]
+    atomic_write_text(folder / "candidates.csv", buf.getvalue())
     chosen = {k: v for k, v in job.raw.items() if k not in ("tune", "horizon", "optimizer")}
     chosen["optimizer"] = result.best.to_config()
     chosen["horizon"] = horizon
-    written.append(atomic_write_text(out / "chosen.toml", config_mod.dumps(chosen)))
+    atomic_write_text(folder / "chosen.toml", config_mod.dumps(chosen))
     summary = {"engine": cfg["engine"], "objective": cfg["objective"], "budget": cfg["budget"],
                "best_value": result.best_value, "chosen": result.best.to_config(),
                "candidates": len(rows), "agreement": report.to_dict()}
-    written.append(atomic_write_text(out / "tune.json", json.dumps(summary, indent=2)))
+    atomic_write_text(folder / "tune.json", json.dumps(summary, indent=2))
     axes = tune_figures.diagram_axes(result)
     if axes is not None:
         x, y = axes
@@ -197,18 +232,19 @@ def cmd_tune(args) -> int:
                     if axes == type(result.best).diagram_axes else None)
         fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
                                          title=job.problem.describe())
-        written.append(_write_figure(fig, out / "phase_diagram.png"))
+        _write_figure(fig, folder / "phase_diagram.png")
     if cfg["engine"] == "gradient" and cfg.get("schedule_pieces"):
         fig = tune_figures.schedule_figure({"start": start, "chosen": result.best}, cfg["budget"])
-        written.append(_write_figure(fig, out / "schedule.png"))
+        _write_figure(fig, folder / "schedule.png")
     fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
                   max_seeds=job.plot["max_seeds"])
-    written.append(_write_figure(fig, out / "overlay.png"))
-    print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    _write_figure(fig, folder / "overlay.png")
+    _write_config(job, folder)
 
 
 def cmd_bench(args) -> int:
+    if args.output is not None:
+        OutputFolder(args.output).check(replace=False)
     result = bench_mod.bench(args.family, quick=args.quick,
                              progress=lambda m: print(f"  {m}", file=sys.stderr))
     for key, value in result["seconds"].items():
@@ -244,6 +280,9 @@ TUNE_DESCRIPTION = ("hild tune: choose hyperparameters from theory ([tune] table
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hild", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use the compilation cache (default: on, in $HILD_CACHE_DIR "
+                             "or ~/.cache/hild/jax; HILD_CACHE_DIR=off also turns it off)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands = [("predict", "theory curve", "hild predict: theory curve.", cmd_run),
                 ("simulate", "finite-d simulation", "hild simulate: finite-d simulation.", cmd_run),
@@ -273,8 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `hild` command (`argv=None`: the process's own arguments). The console entry
+    point (`compare._entry.run`) also turns SIGINT/SIGTERM into a clean stop."""
     jax.config.update("jax_enable_x64", True)  # theory runs in float64 (the application's choice)
     args = build_parser().parse_args(argv)
+    if not args.no_cache:
+        use_compilation_cache()
     try:
         return args.func(args)
     except ConfigError as err:
@@ -283,4 +326,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # `python -m compare` also watches interrupts from the first import

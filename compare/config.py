@@ -18,9 +18,10 @@ import numpy as np
 
 import simulate
 import theory
+from theory._predict import ode_settings
 from theory import DEFAULT_FAMILY, AbstractOptimizer, AbstractProblem, ConfigError, Table
 
-from .tune import ENGINES, OBJECTIVES, check_objective, get_path
+from .tune import ENGINES, OBJECTIVES, check_candidates, check_objective, get_path
 
 @dataclasses.dataclass(frozen=True)
 class Job:
@@ -36,6 +37,7 @@ class Job:
     source: str
     tune: dict[str, Any] | None = None
     raw: dict = dataclasses.field(default_factory=dict)
+    text: str = ""  # the config as written (copied to the output folder)
 
 
 def _default_path(family: str):
@@ -70,11 +72,16 @@ def load(path: str | Path | None, family: str = DEFAULT_FAMILY) -> Job:
             text, source = Path(path).read_text(), str(path)
         except OSError as err:
             raise ConfigError(f"config: cannot read {path}: {err.strerror}") from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<string>") -> Job:
+    """Parse and validate the text of a config."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config: not valid TOML ({err})") from None
-    return parse(data, source)
+    return dataclasses.replace(parse(data, source), text=text)
 
 
 def _reject_non_finite(value, path: str) -> None:
@@ -115,6 +122,16 @@ def theory_option_names(problem_cls: type[AbstractProblem]) -> list[str]:
     return names + list(problem_cls.theory_options)
 
 
+def check_ode_options(problem_cls: type[AbstractProblem], opts: dict) -> None:
+    """[theory] method, rtol, atol, max_steps as `theory.predict` will check them."""
+    method = opts.get("method", next(iter(problem_cls.methods)))
+    if not isinstance(method, str) or method not in problem_cls.methods:
+        raise ValueError(f"method must be one of {', '.join(problem_cls.methods)} "
+                         f"(got {method!r})")
+    ode_settings(problem_cls, method, None, None, opts.get("rtol"), opts.get("atol"),
+                 opts.get("max_steps"))
+
+
 def parse(data: dict, source: str = "<dict>") -> Job:
     """Validate a parsed TOML document into a `Job`."""
     _reject_non_finite(data, "")
@@ -132,6 +149,7 @@ def parse(data: dict, source: str = "<dict>") -> Job:
     else:
         horizon = _parse_horizon(horizon_table)
     theory_opts = _options(top.table("theory"), theory_option_names(problem_cls))
+    _build("theory", lambda: check_ode_options(problem_cls, theory_opts))
     simulation = _parse_simulation(top.table("simulation"))
     plot = _parse_plot(top.table("plot"))
     top.finish()
@@ -142,10 +160,10 @@ def parse(data: dict, source: str = "<dict>") -> Job:
 def _parse_horizon(table: Table) -> dict[str, Any]:
     horizon: dict[str, Any] = {}
     if table.has("steps"):
-        horizon["steps"] = table.integer("steps")
+        horizon["steps"] = table.integer("steps", low=1)
     if table.has("t"):
         horizon["t"] = table.number("t")
-    horizon["num_points"] = table.integer("num_points", 200)
+    horizon["num_points"] = table.integer("num_points", 200, low=2)
     horizon["spacing"] = table.string("spacing", ("linear", "log"), "linear")
     table.finish()
     _build("horizon", lambda: theory.make_horizon(
@@ -156,20 +174,16 @@ def _parse_horizon(table: Table) -> dict[str, Any]:
 def _parse_simulation(table: Table | None) -> dict[str, Any]:
     simulation: dict[str, Any] = {"seeds": 32, "key": 0, "dtype": "float32"}
     if table is not None:
-        simulation["seeds"] = table.integer("seeds", 32)
-        simulation["key"] = table.integer("key", 0)
+        simulation["seeds"] = table.integer("seeds", 32, low=2)
+        simulation["key"] = table.integer("key", 0, low=0, high=2**32 - 1)
         if table.has("d"):
-            simulation["d"] = table.integer("d")
+            simulation["d"] = table.integer("d", low=1, high=2**31 - 1)
         simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
         if table.has("save_state"):
             simulation["save_state"] = table.raw("save_state")
             if not isinstance(simulation["save_state"], bool):
                 table.fail("save_state", f"expected true or false (got {simulation['save_state']!r})")
         table.finish()
-    if simulation["seeds"] < 2:
-        raise ConfigError(f"simulation.seeds: must be an integer >= 2 (got {simulation['seeds']})")
-    if "d" in simulation and simulation["d"] < 1:
-        raise ConfigError(f"simulation.d: must be an integer >= 1 (got {simulation['d']})")
     return simulation
 
 
@@ -182,7 +196,7 @@ def _parse_plot(table: Table | None) -> dict[str, Any]:
                 if not isinstance(value, bool):
                     table.fail(key, f"expected true or false (got {value!r})")
                 plot[key] = value
-        plot["max_seeds"] = table.integer("max_seeds", 20)
+        plot["max_seeds"] = table.integer("max_seeds", 20, low=0)
         table.finish()
     return plot
 
@@ -213,11 +227,11 @@ def _parse_tune(table: Table | None, optimizer: AbstractOptimizer) -> dict[str, 
     if tune["engine"] == "grid":
         space = {path: _axis(engine, path) for path in engine.keys()}
     elif tune["engine"] == "random":
-        tune["num_random"] = engine.integer("num", 256)
-        tune["key"] = engine.integer("key", 0)
+        tune["num_random"] = engine.integer("num", 256, low=1, high=10**6)
+        tune["key"] = engine.integer("key", 0, low=0, high=2**32 - 1)
         space = {path: _range(engine, path) for path in engine.keys() if path not in ("num", "key")}
     else:
-        tune["iterations"] = engine.integer("iterations", 200)
+        tune["iterations"] = engine.integer("iterations", 200, low=1)
         tune["learning_rate"] = engine.number("learning_rate", 0.05)
         tune["schedule_pieces"] = engine.integer("schedule_pieces", 0)
         paths = engine.raw("paths", [])
@@ -236,6 +250,8 @@ def _parse_tune(table: Table | None, optimizer: AbstractOptimizer) -> dict[str, 
         raise ConfigError(f"tune.{tune['engine']}: no hyperparameters to tune")
     for path in space:
         _build(f"tune.{tune['engine']}.{path}", lambda p=path: get_path(optimizer, p))
+    if isinstance(space, dict):
+        _build(f"tune.{tune['engine']}", lambda: check_candidates(optimizer, space))
     tune["space"] = space
     return tune
 
@@ -246,7 +262,7 @@ def _axis(table: Table, path: str):
         return table.numbers(path)
     spec = table.table(path)
     low, high = spec.number("min"), spec.number("max")
-    num, log = spec.integer("num"), spec.raw("log", False)
+    num, log = spec.integer("num", low=1, high=10**6), spec.raw("log", False)
     spec.finish()
     if not isinstance(log, bool):
         spec.fail("log", f"expected true or false (got {log!r})")

@@ -56,19 +56,30 @@ def overlay(
         values = sim.values(observable)
         for seed in values[:max_seeds]:
             ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1)
-        mean, se = sim.mean(observable), sim.stderr(observable)
-        with np.errstate(invalid="ignore"):  # inf - inf where a seed diverged: not drawn
-            low, high = _finite(mean - se, logy), _finite(mean + se, logy)
-        ax.fill_between(t, low, high, color=color, alpha=0.35, lw=0, zorder=2)
+        finite = values[np.all(np.isfinite(values), axis=1)]  # as agreement compares them
         bad = int(np.sum(np.asarray(sim.diverged)))
         extra = f", {bad} diverged" if bad else ""
         what = (f"{label}: simulation, {sim.seeds} seeds{extra}" if label else
-                f"simulation, d={sim.metadata.get('d')}, mean ± SE of {sim.seeds} seeds{extra}")
-        ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3, label=what)
+                f"simulation, d={sim.metadata.get('d')}, mean ± SE of {len(finite)} finite "
+                f"seeds{extra}" if bad else
+                f"simulation, d={sim.metadata.get('d')}, mean ± SE of {sim.seeds} seeds")
+        if len(finite) >= 2:
+            mean = finite.mean(axis=0)
+            se = finite.std(axis=0, ddof=1) / np.sqrt(len(finite))
+            ax.fill_between(t, _finite(mean - se, logy), _finite(mean + se, logy), color=color,
+                            alpha=0.35, lw=0, zorder=2)
+            ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3, label=what)
+        if bad:
+            t_div = float(np.min(np.asarray(sim.diverged_t)))
+            ax.axvline(t_div, color=color, ls=":", lw=1,
+                       label=f"{label + ': ' if label else ''}first seed diverged "
+                             f"(t = {t_div:.3g}){'' if len(finite) >= 2 else '; ' + what}")
     if theory is not None:
         method = theory.metadata.get("method_label", theory.metadata.get("method"))
         line_color = "black" if (sim is not None and not label) else color
-        ax.plot(np.asarray(theory.t), _finite(theory.values(observable), logy), "-",
+        y = _finite(theory.values(observable), logy)
+        few = np.sum(np.isfinite(y)) < 3  # e.g. diverged after a step or two: show points
+        ax.plot(np.asarray(theory.t), y, "-o" if few else "-", ms=3,
                 color=line_color, lw=1.6, zorder=4,
                 label=f"{label}: theory" if label else f"theory ({method})")
         if bool(np.asarray(theory.diverged)):
@@ -77,6 +88,10 @@ def overlay(
             when = f"step {step}" if step >= 0 else f"t = {t_div:.3g}"
             ax.axvline(t_div, color=line_color, ls="--", lw=1,
                        label=f"{label + ': ' if label else ''}theory diverged ({when})")
+    t_all = np.asarray(ref.t, dtype=np.float64)
+    positive = t_all[t_all > 0]
+    if positive.size:  # the whole horizon, also when a run diverged early
+        ax.set_xlim(positive[0] if logx else 0.0, t_all[-1])
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel(y_label(ref, observable))
     if logy:

@@ -104,6 +104,29 @@ def with_values(optimizer: AbstractOptimizer, values: Mapping[str, jax.Array]) -
                        is_leaf=lambda x: x is None)
 
 
+def _revalidate(obj) -> None:
+    """Run the `__check_init__` checks of every module in `obj` (`eqx.tree_at` skips them)."""
+    if isinstance(obj, eqx.Module):
+        for cls in type(obj).__mro__:
+            if "__check_init__" in cls.__dict__:
+                cls.__dict__["__check_init__"](obj)
+    for child in _children(obj).values():
+        if isinstance(child, (dict, eqx.Module)):
+            _revalidate(child)
+
+
+def check_candidates(optimizer: AbstractOptimizer, space: Mapping[str, Any]) -> None:
+    """Check every candidate value of a search space (a grid axis, or a range's ends) as
+    the optimizer would check it, before anything runs: a ValueError names the path."""
+    for path, values in space.items():
+        ends = values[:2] if isinstance(values, tuple) else values
+        for value in np.asarray(ends, dtype=np.float64).ravel():
+            try:
+                _revalidate(with_values(optimizer, {path: value}))
+            except ValueError as err:
+                raise ValueError(f"{path} = {value:g} is not allowed: {err}") from None
+
+
 # ------------------------------------------------------------------ candidates
 
 

@@ -8,6 +8,7 @@ per seed: draw an instance, run the optimizer's update rule on fresh batches und
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -15,6 +16,8 @@ import jax.numpy as jnp
 
 from theory import AbstractProblem, Curve, StepClock, check_optimizer, divergence_threshold
 from theory import record_grid, scan_with_records
+from theory._checks import (check_int_range, check_memory, is_concrete, runtime_checks,
+                            surface_check_errors)
 from theory._predict import make_horizon
 
 from ._family import AbstractSimulation, FreshBatch, simulation_of
@@ -62,11 +65,45 @@ def simulate(
     **Returns:** a `Curve` whose `risk` has shape `(seeds, T)`; `diverged`, `diverged_step`,
     `diverged_t` per seed.
     """
+    plan = plan_simulation(problem, optimizer, steps, t=t, d=d, seeds=seeds, key=key,
+                           num_points=num_points, spacing=spacing, save_at=save_at, dtype=dtype,
+                           save_state=save_state)
+    sim, d, samples, clock, grid = plan.sim, plan.d, plan.samples, plan.clock, plan.grid
+    keys = jax.random.split(plan.key, seeds)
+    checks = not all(is_concrete(x) for x in
+                     jax.tree.leaves(eqx.filter((problem, optimizer), eqx.is_array)))
+    with surface_check_errors():
+        risk, observables, state, diverged, dstep = _run(
+            sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
+            DTYPES[dtype], bool(save_state), progress, checks)
+    metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
+                "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": problem.risk_label(),
+                **problem.metadata(), **sim.metadata(problem, optimizer, d)}
+    dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
+    return Curve(step=grid.steps, t=grid.times, risk=risk, state=state, diverged=diverged,
+                 diverged_step=dstep, diverged_t=dt, problem=problem, optimizer=optimizer,
+                 metadata=metadata, observables=observables)
+
+
+class Plan(NamedTuple):
+    sim: AbstractSimulation
+    d: int
+    samples: int
+    clock: StepClock
+    grid: Any
+    key: Any
+
+
+def plan_simulation(problem, optimizer, steps=None, *, t=None, d=None, seeds=32, key=0,
+                    num_points=200, spacing="linear", save_at=None, dtype="float32",
+                    save_state=True) -> Plan:
+    """Validate a simulation's arguments (as `simulate` takes them) and check that its
+    memory fits, without running anything: a `ValueError`/`TypeError` names what is wrong."""
     horizon = make_horizon(steps, t, num_points, spacing, save_at)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
         raise ValueError(f"seeds must be an integer >= 2 (got {seeds!r})")
-    if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
-        raise ValueError(f"d must be an integer >= 1 (got {d!r})")
+    if d is not None:
+        check_int_range("d", d, 1, 2**31 - 1)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
     if dtype == "float64" and not jax.config.jax_enable_x64:
@@ -79,19 +116,14 @@ def simulate(
     theory_clock = problem.clock(optimizer)
     clock = theory_clock or StepClock(samples, d)
     grid = record_grid(horizon, clock, stepped=theory_clock is not None)
+    check_memory("seeds, d, batch",
+                 simulation_bytes(sim, problem, optimizer, d, seeds, len(grid.steps),
+                                  DTYPES[dtype], save_state),
+                 f"a simulation of {seeds} seeds at d = {d}")
     if isinstance(key, int):
+        check_int_range("key", key, 0, 2**32 - 1)
         key = jax.random.key(key)
-    keys = jax.random.split(key, seeds)
-    risk, observables, state, diverged, dstep = _run(
-        sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
-        DTYPES[dtype], bool(save_state), progress)
-    metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
-                "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": problem.risk_label(),
-                **problem.metadata(), **sim.metadata(problem, optimizer, d)}
-    dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
-    return Curve(step=grid.steps, t=grid.times, risk=risk, state=state, diverged=diverged,
-                 diverged_step=dstep, diverged_t=dt, problem=problem, optimizer=optimizer,
-                 metadata=metadata, observables=observables)
+    return Plan(sim, d, samples, clock, grid, key)
 
 
 SAMPLE_BYTES = 32 * 2**20
@@ -138,9 +170,36 @@ def sample_bytes(sim: AbstractSimulation, problem, d: int, samples: int, dtype) 
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
 
 
+def simulation_bytes(sim: AbstractSimulation, problem, optimizer, d: int, seeds: int,
+                     num_records: int, dtype, save_state: bool) -> float:
+    """Estimated peak bytes of a simulation, from shapes only: per seed, the instance and
+    a few working copies of the parameters (optimizer state, gradient), the samples of one
+    chunk of steps, and the records."""
+    samples = optimizer.samples_per_step(d)
+
+    def one(key):
+        params, fixed, data_key = sim.draw(problem, key, d, dtype)
+        obs = sim.observe(problem, fixed, params)
+        return params, fixed, obs.observables, obs.state
+
+    params, fixed, observables, state = jax.eval_shape(one, jax.random.key(0))
+    size = lambda tree: float(sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree)))
+    per_step = sample_bytes(sim, problem, d, samples, dtype)
+    chunk = chunk_size(per_step, seeds)
+    record = 8.0 * (1 + len(observables)) + (size(state) if save_state else 0.0)
+    return seeds * (size(fixed) + 4 * size(params) + chunk * per_step + num_records * record)
+
+
 @eqx.filter_jit
 def _run(sim, problem, optimizer, keys, d, samples, clock, num_steps, steps, dtype, save_state,
-         progress):
+         progress, checks):
+    with runtime_checks(checks):  # concrete inputs were checked on the host
+        return _run_traced(sim, problem, optimizer, keys, d, samples, clock, num_steps, steps,
+                           dtype, save_state, progress)
+
+
+def _run_traced(sim, problem, optimizer, keys, d, samples, clock, num_steps, steps, dtype,
+                save_state, progress):
     chunk = min(num_steps, chunk_size(sample_bytes(sim, problem, d, samples, dtype), keys.shape[0]))
     run = lambda key: _one_seed(sim, problem, optimizer, key, d, samples, clock, num_steps,
                                 steps, dtype, save_state, progress, chunk)

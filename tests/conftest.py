@@ -1,7 +1,13 @@
 """Strict JAX for every test: float64, no implicit rank promotion."""
 
+import os
+import tempfile
+
 import jax
 import pytest
+
+# the CLI's compilation cache goes to a scratch folder, not the user's ~/.cache
+os.environ.setdefault("HILD_CACHE_DIR", os.path.join(tempfile.gettempdir(), "hild-test-cache"))
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -7,6 +7,7 @@ this package is imported at start-up, so a new module is all a new family needs 
 """
 
 from . import schedules, spectra
+from ._cache import cache_dir, use_compilation_cache
 from ._checks import check_integer, check_range, check_vector, checked
 from ._config import ConfigError, Table
 from ._curve import Curve
@@ -37,7 +38,7 @@ __all__ = [
     "ConfigError", "Table", "schedules", "spectra",
     # shared machinery
     "Grid", "record_grid", "record_steps", "record_times", "scan_with_records",
-    "divergence_threshold",
+    "divergence_threshold", "use_compilation_cache", "cache_dir",
     # families
     "LinearRegression", "ModeMoments", "critical_lr",
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",

@@ -7,9 +7,13 @@ Concrete values are checked when an object is built (`__check_init__`). Traced v
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import os
 
 import equinox as eqx
+import equinox._errors as _eqx_errors
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,12 +71,18 @@ def range_text(low, high, low_open=False, high_open=False) -> str:
     return f"in {left}{low:g}, {high:g}{right}"
 
 
-def check_integer(name: str, x, *, low: int = 1) -> None:
+INT32_MAX = 2**31 - 1
+
+
+def check_integer(name: str, x, *, low: int = 1, high: int = INT32_MAX) -> None:
+    """An integer in [low, high]; sizes and counts stay within int32 (JAX's index type)."""
     if not is_concrete(x):
         return
     arr = _as_numpy(x)
-    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < low):
-        raise ValueError(f"{name} must be an integer >= {low} (got {_describe(x)})")
+    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < low) \
+            or np.any(arr > high):
+        bound = f">= {low}" if np.all(arr <= high) else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {bound} (got {_describe(x)})")
 
 
 def check_vector(name: str, x, *, size: int | None = None) -> None:
@@ -85,14 +95,108 @@ def check_vector(name: str, x, *, size: int | None = None) -> None:
     check_finite(name, x)
 
 
+_RUNTIME_CHECKS = contextvars.ContextVar("hild_runtime_checks", default=True)
+
+
+@contextlib.contextmanager
+def runtime_checks(on: bool):
+    """Trace the block with (`on`) or without run-time checks: those of `checked`, and the
+    `equinox.error_if` input checks inside diffrax and lineax. The drivers turn them off
+    when every input was concrete, and so already checked on the host, and then check
+    solver results on the host: a program without host callbacks is one that JAX's
+    persistent compilation cache can store."""
+    token = _RUNTIME_CHECKS.set(bool(on))
+    before = getattr(_eqx_errors, "EQX_ON_ERROR", None)
+    if not on and before is not None:
+        _eqx_errors.EQX_ON_ERROR = "off"  # read by error_if at trace time
+    try:
+        yield
+    finally:
+        _RUNTIME_CHECKS.reset(token)
+        if before is not None:
+            _eqx_errors.EQX_ON_ERROR = before
+
+
 def checked(x, name: str, *, low: float = -math.inf, high: float = math.inf,
             low_open: bool = False, high_open: bool = False):
-    """Return `x`, with a run-time check of its range when it is traced."""
+    """Return `x`, with a run-time check of its range when it is traced (and checks are on)."""
     if is_concrete(x):
         check_range(name, x, low=low, high=high, low_open=low_open, high_open=high_open)
+        return x
+    if not _RUNTIME_CHECKS.get():
         return x
     bad_low = x <= low if low_open else x < low
     bad_high = x >= high if high_open else x > high
     bad = jnp.any(bad_low | bad_high | ~jnp.isfinite(x))
     msg = f"{name} must be {range_text(low, high, low_open, high_open)}"
     return eqx.error_if(x, bad, msg)
+
+
+def available_memory() -> int:
+    """Bytes a run may allocate: the default device's limit where JAX reports one (GPUs),
+    else the host's available memory (MemAvailable)."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def check_memory(fields: str, nbytes: float, what: str) -> None:
+    """Refuse, before allocating, a run whose estimated memory exceeds what is available;
+    the message names the `fields` that set the size."""
+    available = available_memory()
+    if nbytes > available:
+        raise ValueError(f"{fields}: {what} needs about {format_bytes(nbytes)}, more than the "
+                         f"{format_bytes(available)} available")
+
+
+INT64_MAX = 2**63 - 1
+
+
+def check_int_range(name: str, value: int, low: int, high: int) -> None:
+    """For plain integers that become array sizes or seeds (e.g. a PRNG key in
+    [0, 2**32 - 1]): a ValueError naming the range instead of an overflow deep inside."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}] (got {value!r})")
+
+
+def check_dimension(name: str, d, *, bytes_per_entry: int = 64) -> None:
+    """An integer dimension >= 1 whose arrays (about `bytes_per_entry` per entry) fit."""
+    check_integer(name, d)
+    if is_concrete(d):
+        check_memory(name, float(d) * bytes_per_entry, f"d = {int(d)}")
+
+
+class surface_check_errors:
+    """Context manager: a failed run-time check (`checked`, an `equinox.error_if`) becomes
+    the one-line error it states — a ValueError for a value out of its range, a
+    RuntimeError otherwise (e.g. an ODE solve that hit max_steps) — instead of a runtime
+    error wrapped in the JIT stack. It surfaces where the jitted call runs (under `vmap`,
+    inside `predict`; under a user's own `jit`, outside it)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if kind is None or not issubclass(kind, eqx.EquinoxRuntimeError):
+            return False
+        prefix = "EquinoxRuntimeError: "
+        lines = [ln.split(prefix, 1)[1] for ln in str(err).splitlines() if prefix in ln]
+        message = lines[-1].strip() if lines else str(err).strip().splitlines()[-1]
+        cls = ValueError if " must be " in message else RuntimeError
+        raise cls(message) from None

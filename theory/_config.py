@@ -12,6 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 
+INT64_MAX = 2**63 - 1
+MAX_MAGNITUDE = 1e30
+"""Config numbers stay below this magnitude, so float32 simulations can hold them."""
+
+
 class ConfigError(ValueError):
     """A config field is missing, unknown, of the wrong type, or out of range."""
 
@@ -55,13 +60,18 @@ class Table:
             return value
         return self._as_float(self._name(key), value)
 
-    def integer(self, key: str, default=_MISSING) -> int:
+    def integer(self, key: str, default=_MISSING, *, low: int = -INT64_MAX - 1,
+                high: int = INT64_MAX) -> int:
+        """An integer in [low, high] (default: the int64 range)."""
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{self._name(key)}: expected an integer "
                               f"(got {value!r})")
+        if not low <= value <= high:
+            bound = f">= {low}" if value < low else f"<= {high}"
+            raise ConfigError(f"{self._name(key)}: must be an integer {bound} (got {value})")
         return value
 
     def string(self, key: str, choices: tuple[str, ...] | None = None, default=_MISSING) -> str:
@@ -107,6 +117,9 @@ class Table:
         value = float(value)
         if not math.isfinite(value):
             raise ConfigError(f"{name}: must be finite (got {value})")
+        if abs(value) > MAX_MAGNITUDE:
+            raise ConfigError(f"{name}: must be at most {MAX_MAGNITUDE:g} in magnitude "
+                              f"(got {value:g})")
         return value
 
 

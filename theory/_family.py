@@ -49,6 +49,10 @@ class Observation(NamedTuple):
     state: Any
 
 
+MAX_STEPS = 2**31 - 1
+"""The most optimizer steps one run may take (step indices are int32 inside jit)."""
+
+
 class StepClock(NamedTuple):
     """A step moves t = samples/d by `samples / d`. `samples` may be traced (a vmap over batch
     sizes); then `lower`, a bound below it, caps the number of steps of a horizon in t, and
@@ -74,7 +78,11 @@ class StepClock(NamedTuple):
         if samples is None:
             raise ValueError(f"{self.field} must be concrete for a horizon in t (it sets the "
                              "number of steps); give steps= to vmap over it")
-        return max(1, math.ceil(t * self.d / samples - 1e-9))
+        steps = t * self.d / samples
+        if not steps <= MAX_STEPS:
+            raise ValueError(f"t: a horizon of t = {t:g} takes {steps:.3g} steps of "
+                             f"{samples:g} samples at d = {self.d}, more than {MAX_STEPS}")
+        return max(1, math.ceil(steps - 1e-9))
 
 
 class Recursion(NamedTuple):

@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import check_memory, is_concrete, runtime_checks, surface_check_errors
 from ._curve import Curve
-from ._family import ODE, AbstractProblem, Recursion, check_optimizer
+from ._family import MAX_STEPS, ODE, AbstractProblem, Recursion, check_optimizer
 from ._record import SPACINGS, divergence_threshold, record_grid, scan_with_records
 
 
@@ -54,12 +55,15 @@ def make_horizon(steps=None, t=None, num_points=200, spacing="linear", save_at=N
         raise ValueError("give exactly one of steps (optimizer iterations) or t (samples/d)")
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
         raise ValueError(f"steps must be an integer >= 1 (got {steps!r})")
+    if steps is not None and steps > MAX_STEPS:
+        raise ValueError(f"steps must be at most {MAX_STEPS} (got {steps!r})")
     if t is not None and not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
         raise ValueError(f"t must be a finite number > 0 (got {t!r})")
     if isinstance(num_points, bool) or int(num_points) != num_points or num_points < 2:
         raise ValueError(f"num_points must be an integer >= 2 (got {num_points!r})")
     if spacing not in SPACINGS:
         raise ValueError(f"spacing must be one of {', '.join(SPACINGS)} (got {spacing!r})")
+    check_memory("num_points", 64.0 * num_points, f"a record grid of {num_points} points")
     return Horizon(None if steps is None else int(steps), None if t is None else float(t),
                    int(num_points), spacing, save_at)
 
@@ -138,13 +142,20 @@ def predict(
         warnings.warn("theory runs in float32 because jax_enable_x64 is off; call "
                       "jax.config.update('jax_enable_x64', True) at start-up for float64",
                       stacklevel=2)
-    ode = _ode_settings(cls, method, solver, stepsize_controller, rtol, atol, max_steps)
+    ode = ode_settings(cls, method, solver, stepsize_controller, rtol, atol, max_steps)
     state0 = problem.initial_state(init)
     clock = problem.clock(optimizer)
     grid = record_grid(horizon, clock)
-    step, times, risk, observables, state, diverged, dstep, dt, label = _solve(
-        problem, optimizer, state0, clock, grid.steps, grid.times, grid.active, grid.num_steps,
-        method, tuple(sorted(options.items())), bool(save_state), ode)
+    check_memory("num_points, d", predict_bytes(state0, len(grid.times), save_state),
+                 f"a prediction recording {len(grid.times)} points")
+    checks = not _all_concrete(problem, optimizer, state0, grid.steps, grid.active)
+    with surface_check_errors():
+        step, times, risk, observables, state, diverged, dstep, dt, result, label = _solve(
+            problem, optimizer, state0, clock, grid.steps, grid.times, grid.active,
+            grid.num_steps, method, tuple(sorted(options.items())), bool(save_state), ode,
+            checks)
+    if result is not None and not checks:
+        _raise_if_failed(result)
     metadata = {"family": cls.family, "method": method, "method_label": label,
                 "d": problem.dimension, "risk_label": problem.risk_label(), **problem.metadata()}
     if init is not None:
@@ -158,13 +169,21 @@ def predict(
                  optimizer=optimizer, metadata=metadata, observables=observables)
 
 
+def predict_bytes(state0, num_records: int, save_state: bool = True) -> float:
+    """Estimated peak bytes of a prediction: the recorded states (with `save_state`) and a
+    few working copies of the state (the scan's or the ODE solver's stages)."""
+    state = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state0)
+                if hasattr(x, "dtype"))
+    return float(state) * (16 + (num_records if save_state else 0)) + 64.0 * num_records
+
+
 def _known() -> list[str]:
     from ._family import FAMILIES
 
     return list(FAMILIES.names())
 
 
-def _ode_settings(cls, method, solver, controller, rtol, atol, max_steps) -> dict:
+def ode_settings(cls, method, solver, controller, rtol, atol, max_steps) -> dict:
     if cls.methods[method] != "ode":
         given = [n for n, v in (("solver", solver), ("stepsize_controller", controller),
                                 ("rtol", rtol), ("atol", atol), ("max_steps", max_steps)) if v is not None]
@@ -199,8 +218,6 @@ def _default_controller(rtol: float, atol: float) -> diffrax.AbstractStepSizeCon
 
 
 def _all_concrete(*trees) -> bool:
-    from ._checks import is_concrete
-
     return all(is_concrete(x) for x in jax.tree.leaves(eqx.filter(trees, eqx.is_array)))
 
 
@@ -212,9 +229,27 @@ def _observe_fn(dyn, save_state: bool):
     return observe
 
 
+def _raise_if_failed(result) -> None:
+    """diffrax's own error for a failed solve (e.g. max_steps reached), raised on the host."""
+    codes = np.unique(np.asarray(result._value))
+    ok = {int(diffrax.RESULTS.successful._value), int(diffrax.RESULTS.event_occurred._value)}
+    bad = [int(c) for c in codes if int(c) not in ok]
+    if bad:
+        raise RuntimeError(f"the ODE solve failed: {diffrax.RESULTS[bad[0]]}")
+
+
 @eqx.filter_jit
 def _solve(problem, optimizer, state0, clock, steps, times, active, num_steps, method, options,
-           save_state, ode):
+           save_state, ode, checks):
+    """One compiled program per family/method/shape; `checks` (static): keep the run-time
+    range checks and diffrax's throw (traced inputs) or leave them to the host."""
+    with runtime_checks(checks):
+        return _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_steps,
+                             method, options, save_state, ode, checks)
+
+
+def _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_steps, method,
+                  options, save_state, ode, checks):
     dyn = problem.dynamics(optimizer, state0, method, **dict(options))
     observe = _observe_fn(dyn, save_state)
     times = jnp.asarray(times)
@@ -227,14 +262,16 @@ def _solve(problem, optimizer, state0, clock, steps, times, active, num_steps, m
         extras, state = out.observed
         dt = jnp.where(out.diverged, clock.time(out.diverged_step), jnp.inf)
         extras = jax.tree.map(lambda x: jnp.where(jnp.isinf(out.risk), jnp.inf, x), extras)
-        return step, times, out.risk, extras, state, out.diverged, out.diverged_step, dt, dyn.label
+        return (step, times, out.risk, extras, state, out.diverged, out.diverged_step, dt, None,
+                dyn.label)
     if not isinstance(dyn, ODE):
         raise TypeError(f"{type(problem).__name__}.dynamics must return a Recursion or an ODE "
                         f"(got {type(dyn).__name__})")
-    return (step, times) + _integrate(dyn, observe, threshold, steps, times, ode) + (dyn.label,)
+    return (step, times) + _integrate(dyn, observe, threshold, steps, times, ode, checks) + \
+        (dyn.label,)
 
 
-def _integrate(dyn: ODE, observe, threshold, steps, times, ode):
+def _integrate(dyn: ODE, observe, threshold, steps, times, ode, throw: bool):
     """Integrate from t = 0 to the last record time; a diffrax Event stops the solve where
     the risk leaves [0, threshold] (or turns non-finite), whose time is `diverged_t`."""
 
@@ -245,7 +282,7 @@ def _integrate(dyn: ODE, observe, threshold, steps, times, ode):
         diffrax.ODETerm(dyn.vector_field), ode["solver"], t0=0.0, t1=times[-1], dt0=None,
         y0=dyn.init, saveat=diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=times), diffrax.SubSaveAt(t1=True)]),
         stepsize_controller=ode["stepsize_controller"], event=diffrax.Event(blew_up),
-        max_steps=ode["max_steps"], throw=True)
+        max_steps=ode["max_steps"], throw=throw)
     ys = sol.ys[0]
     risk, (extras, state) = jax.vmap(observe)(ys)
     bad = ~(risk <= threshold)
@@ -258,4 +295,4 @@ def _integrate(dyn: ODE, observe, threshold, steps, times, ode):
     first = jnp.argmax(bad)
     dstep = jnp.where(diverged, steps[first], -1) if steps is not None else jnp.asarray(-1)
     dt = jnp.where(diverged, sol.ts[1][-1], jnp.inf)
-    return risk, extras, state, diverged, dstep, dt
+    return risk, extras, state, diverged, dstep, dt, sol.result

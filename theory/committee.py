@@ -36,7 +36,7 @@ import numpy as np
 from jaxtyping import Array
 
 from ._activations import AbstractActivation, make_activation
-from ._checks import check_range, check_vector, is_concrete
+from ._checks import check_memory, check_range, check_vector, is_concrete
 from ._committee_ode import (Overlaps, norm_limit, observed_risk, overlaps_to_config,
                              vector_field)
 from ._committee_plateau import PlateauPoint, find_plateau, plateau_times
@@ -91,7 +91,7 @@ class CommitteeMachine(AbstractProblem):
     family = "committee"
     optimizers = (SGD,)
     methods = {"ode": "ode"}
-    theory_options = {"gradient_flow": False, "plateau": True, "plateau_tol": 0.05}
+    theory_options = {"gradient_flow": False, "plateau": False, "plateau_tol": 0.05}
     ode_tolerances = (1e-8, 1e-10, 100_000)
     K: int = eqx.field(static=True)
     M: int = eqx.field(static=True)
@@ -111,6 +111,8 @@ class CommitteeMachine(AbstractProblem):
         for name, value in (("K", K), ("M", M)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"CommitteeMachine.{name} must be an integer >= 1 (got {value!r})")
+        # the ODE state holds (K + M)^2 overlaps, the quadratures K^2-size tables
+        check_memory("CommitteeMachine.K, M", 512.0 * (K + M) ** 2, f"K = {K}, M = {M}")
         if quadrature is not None:
             quadrature = tuple(quadrature)
             if len(quadrature) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer))

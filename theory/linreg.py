@@ -56,10 +56,8 @@ class LinearRegression(AbstractProblem):
     init: Array
 
     def __init__(self, spectrum, teacher=None, noise=0.0, init=None):
-        check_vector("LinearRegression.spectrum", spectrum)
-        check_range("LinearRegression.spectrum", spectrum, low=0.0)
-        if is_concrete(spectrum) and not np.sum(np.asarray(spectrum, dtype=np.float64)) > 0:
-            raise ValueError("LinearRegression.spectrum must have a positive entry (got all zeros)")
+        if is_concrete(spectrum):
+            spectra.check_spectrum("LinearRegression.spectrum", spectrum)
         self.spectrum = jnp.asarray(spectrum, dtype=float)
         if teacher is None:
             teacher = spectra.flat_teacher(spectrum)
@@ -196,6 +194,7 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
     $\gamma\lambda_i(1+1/B) < 2$. The left side increases in γ, so the root is unique
     (found by bisection). Isotropic, B = 1: $\eta_c = 2d/(d+2)$.
     """
+    check_range("critical_lr: batch", batch, low=1.0)
     lam = problem.spectrum
     batch = jnp.asarray(batch, dtype=lam.dtype)
     upper = 2.0 / (jnp.max(lam) * (1.0 + 1.0 / batch))

@@ -33,7 +33,13 @@ OPTIMIZERS: Registry[type["AbstractOptimizer"]] = Registry("optimizer.kind")
 
 
 def _lr_converter(lr):
-    return lr if callable(lr) else jnp.asarray(lr)
+    if callable(lr):
+        return lr
+    dtype = lr.dtype if hasattr(lr, "dtype") else np.asarray(lr).dtype
+    if isinstance(lr, (str, bytes, bool)) or not np.issubdtype(dtype, np.number):
+        raise TypeError(f"lr must be a number, an array of numbers, or a schedule (a callable "
+                        f"of t) (got {lr!r})")
+    return jnp.asarray(lr)
 
 
 def _float_converter(x):
@@ -220,7 +226,7 @@ class SGD(AbstractOptimizer):
             lr = schedules.from_config(sched)
         else:
             lr = table.number("lr")
-        batch = table.integer("batch", 1)
+        batch = table.integer("batch", 1, low=1, high=2**31 - 1)
         momentum = table.number("momentum", 0.0)
         groups = table.table("group_lr")
         group_lr = {}

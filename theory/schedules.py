@@ -183,6 +183,8 @@ class PiecewiseConstant(AbstractSchedule):
 
     def __check_init__(self):
         check_vector("piecewise_constant.values", self.values)
+        if self.values.shape[0] < 1:
+            raise ValueError("piecewise_constant.values must be a non-empty list of rates")
         check_range("piecewise_constant.values", self.values, low=0.0, low_open=True)
         check_vector("piecewise_constant.boundaries", self.boundaries)
         check_range("piecewise_constant.boundaries", self.boundaries, low=0.0)
@@ -231,6 +233,9 @@ def polynomial(init: float, t0: float, power: float = 1.0) -> Polynomial:
 def piecewise_constant(values, boundaries=None, *, t_max: float | None = None) -> PiecewiseConstant:
     """Piecewise-constant rate; give `boundaries`, or `t_max` for equal pieces on [0, t_max]."""
     values = jnp.asarray(values, dtype=float)
+    if values.ndim != 1 or values.shape[0] < 1:
+        raise ValueError(f"piecewise_constant.values must be a non-empty list of rates "
+                         f"(got shape {values.shape})")
     if boundaries is None:
         if t_max is None:
             raise ValueError("piecewise_constant needs boundaries or t_max")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_integer, check_range
+from ._checks import check_dimension, check_range
 from ._registry import Registry
 
 SPECTRA: Registry = Registry("spectrum kind")
@@ -23,20 +23,20 @@ def _normalise(eigs: np.ndarray) -> np.ndarray:
 
 def isotropic(d: int) -> np.ndarray:
     r"""$\Sigma = I_d$."""
-    check_integer("d", d)
+    check_dimension("d", d)
     return np.ones(d)
 
 
 def power_law(d: int, alpha: float) -> np.ndarray:
     r"""$\lambda_i \propto i^{-\alpha}$, $i = 1..d$ (the capacity condition of kernel regression)."""
-    check_integer("d", d)
+    check_dimension("d", d)
     check_range("alpha", alpha, low=0.0)
     return _normalise(np.arange(1, d + 1, dtype=np.float64) ** (-alpha))
 
 
 def two_bulk(d: int, ratio: float = 10.0, fraction: float = 0.5) -> np.ndarray:
     r"""A fraction `fraction` of the eigenvalues at $\lambda_+$, the rest at $\lambda_+/\text{ratio}$."""
-    check_integer("d", d)
+    check_dimension("d", d)
     check_range("ratio", ratio, low=1.0)
     check_range("fraction", fraction, low=0.0, high=1.0)
     high = int(round(fraction * d))
@@ -47,7 +47,7 @@ def marchenko_pastur(d: int, aspect: float = 0.5) -> np.ndarray:
     r"""The d quantiles (at $(i - 1/2)/d$) of the Marchenko–Pastur law with ratio
     $c \in (0, 1]$: density $\sqrt{(b-x)(x-a)}/(2\pi c x)$ on $[a, b] = [(1\mp\sqrt c)^2]$,
     the spectrum of a sample covariance of $d/c$ isotropic samples."""
-    check_integer("d", d)
+    check_dimension("d", d)
     check_range("aspect", aspect, low=0.0, high=1.0, low_open=True)
     a, b = (1 - np.sqrt(aspect)) ** 2, (1 + np.sqrt(aspect)) ** 2
     x = np.linspace(a, b, 200_001)
@@ -62,9 +62,21 @@ for _fn in (isotropic, power_law, two_bulk, marchenko_pastur):
     SPECTRA.register(_fn.__name__, _fn)
 
 
+def check_spectrum(name: str, spectrum) -> np.ndarray:
+    """A non-empty 1-D array of finite eigenvalues >= 0 with a positive one."""
+    spectrum = np.asarray(spectrum, dtype=np.float64)
+    if spectrum.ndim != 1 or spectrum.size == 0:
+        raise ValueError(f"{name} must be a non-empty list of eigenvalues (got shape "
+                         f"{spectrum.shape})")
+    check_range(name, spectrum, low=0.0)
+    if not spectrum.sum() > 0:
+        raise ValueError(f"{name} must have a positive entry (got all zeros)")
+    return spectrum
+
+
 def flat_teacher(spectrum) -> np.ndarray:
     r"""Equal coefficients $\theta^*_i = c$ with $\sum_i \lambda_i c^2 = 1$."""
-    spectrum = np.asarray(spectrum, dtype=np.float64)
+    spectrum = check_spectrum("spectrum", spectrum)
     return np.full(spectrum.shape, 1.0 / np.sqrt(spectrum.sum()))
 
 
@@ -73,7 +85,7 @@ def power_law_teacher(spectrum, beta: float) -> np.ndarray:
     $\lambda_i \theta_i^{*2} \propto i^{-\beta}$, normalised to $\sum_i \lambda_i\theta_i^{*2} = 1$.
     Directions with $\lambda_i = 0$ get $\theta^*_i = 0$."""
     check_range("beta", beta, low=0.0)
-    spectrum = np.asarray(spectrum, dtype=np.float64)
+    spectrum = check_spectrum("spectrum", spectrum)
     power = np.arange(1, spectrum.size + 1, dtype=np.float64) ** (-beta)
     power = np.where(spectrum > 0, power, 0.0)
     power /= power.sum()

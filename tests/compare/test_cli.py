@@ -69,7 +69,7 @@ BAD = [
     ("[optimizer]\nlr = -1.0", "SGD.lr must be > 0"),
     ("[optimizer]\nlr = nan", "optimizer.lr: must be finite"),
     ("[optimizer]\nlr = \"fast\"", "optimizer.lr: expected a number"),
-    ("[optimizer]\nlr = 0.1\nbatch = 0", "SGD.batch must be an integer >= 1"),
+    ("[optimizer]\nlr = 0.1\nbatch = 0", "optimizer.batch: must be an integer >= 1"),
     ("[optimizer]\nlr = 0.1\nbatch = 1.5", "optimizer.batch: expected an integer"),
     ("[optimizer]\nlr = 0.1\nmomentum = 1.0", r"SGD.momentum must be in [0, 1)"),
     ("[optimizer]\nlr = 0.1\nmomentum = -0.5", r"SGD.momentum must be in [0, 1)"),

@@ -10,7 +10,7 @@ from compare.cli import main
 # The embedded default (K = M = 2 erf plateau, shared init, d = 500) with 16 seeds and 11
 # points: the plateau and its escape, t in [0, 150].
 PLATEAU = config.default_text("committee").replace("seeds = 32", "seeds = 16").replace(
-    "num_points = 61", "num_points = 11").replace("plateau = true ", "plateau = false")
+    "num_points = 61", "num_points = 11")
 
 
 def test_compare_plateau_and_escape(tmp_path):

@@ -184,7 +184,8 @@ def test_symmetric_plateau():
     0.03161816, entry t = 8.990958, escape t = 93.404130. K = 1 has no plateau."""
     problem = CommitteeMachine(2, 2)
     opt = th.SGD(0.5)
-    curve = th.predict(problem, opt, t=200.0, num_points=11)
+    assert "plateau" not in th.predict(problem, opt, t=20.0, num_points=3).metadata  # opt-in
+    curve = th.predict(problem, opt, t=200.0, num_points=11, plateau=True)
     plateau = curve.metadata["plateau"]
     assert plateau["height"] == pytest.approx(0.01464485, rel=1e-6)
     assert plateau["escape_rate"] == pytest.approx(0.03161816, rel=1e-6)
@@ -284,7 +285,7 @@ def test_config_round_trip_and_default_config():
     with pytest.raises(th.ConfigError, match=r"problem.lr_second: .*group_lr = \{ second_layer"):
         CommitteeMachine.from_config(th.Table({"K": 2, "M": 2, "lr_second": 0.3}, "problem"))
     job = config.load(None, "committee")
-    assert job.problem.K == 2 and job.simulation["d"] == 500 and job.theory["plateau"] is True
+    assert job.problem.K == 2 and job.simulation["d"] == 500 and "plateau" not in job.theory
 
 
 def test_curve_save_and_load(tmp_path):

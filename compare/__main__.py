@@ -1,0 +1,5 @@
+"""`python -m compare` is `hild`."""
+
+from compare._entry import run
+
+run()

@@ -1,0 +1,71 @@
+"""Fault test: `hild compare` killed by SIGINT or SIGTERM at random moments leaves the
+complete previous output set or the complete new one, never a mix or a partial file."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIG = """
+family = "linreg"
+[problem]
+spectrum = {{ kind = "power_law", d = 20, alpha = 1.2 }}
+[optimizer]
+lr = 0.5
+[horizon]
+t = 2.0
+num_points = 5
+[simulation]
+seeds = 3
+key = {key}
+"""
+
+
+def _hild(cfg, out, env):
+    return subprocess.Popen([sys.executable, "-m", "compare", "compare", str(cfg), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _snapshot(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_killed_runs_leave_one_complete_set(tmp_path):
+    env = {**os.environ, "HILD_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    old_cfg, new_cfg = tmp_path / "old.toml", tmp_path / "new.toml"
+    old_cfg.write_text(CONFIG.format(key=1))
+    new_cfg.write_text(CONFIG.format(key=2))
+    start = time.perf_counter()
+    run = _hild(old_cfg, out, env)
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err.decode()
+    full = time.perf_counter() - start
+    old = _snapshot(out)
+    rng = np.random.default_rng(0)
+    outcomes = []
+    for i, sig in enumerate([signal.SIGINT, signal.SIGTERM] * 2):
+        run = _hild(new_cfg, out, env)
+        time.sleep(rng.uniform(0.1, 1.1) * full)
+        run.send_signal(sig)
+        _, err = run.communicate(timeout=300)
+        assert run.returncode in (0, 128 + sig), (run.returncode, err.decode())
+        now = _snapshot(out)
+        if now == old:
+            outcomes.append("old")
+        else:  # the whole new set, each file complete
+            assert set(now) == set(old), (set(now) ^ set(old))
+            assert "key = 2" in (out / "config.used.toml").read_text()
+            json.loads((out / "agreement.json").read_text())
+            assert (out / "overlay.png").read_bytes().endswith(b"IEND\xaeB`\x82")
+            outcomes.append("new")
+            old = now
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")]
+        assert not leftovers, leftovers
+    assert "old" in outcomes or "new" in outcomes
