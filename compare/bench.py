@@ -18,6 +18,8 @@ import simulate
 import theory
 from theory import BenchCase
 
+from . import bench_machine as machine
+from . import config
 from .tune import with_values
 
 SWEEP_CHUNK = 50  # candidates per vmapped block in the chunked sweep (keeps d-sized states in cache)
@@ -95,6 +97,40 @@ def bench(family: str, quick: bool = False, progress: Callable[[str], None] | No
 
     grid = grid_vs_one_curve(curve, case.sweep_values, say)
     ratios["grid_over_one_curve"] = grid["grid_over_one_curve"]
+    say("sweep: a Python loop of single curves, and the float64 peak")
+    loop = machine.python_loop(curve, case.sweep_values)
+    points = grid["points"]
+    grid["curves_per_second"] = points / grid["grid_seconds"]
+    grid["loop_curves_per_second"] = 1.0 / loop
+    ratios["vmapped_sweep_over_python_loop_throughput"] = loop * points / grid["grid_seconds"]
+    peak = machine.float64_peak()
+    grid["float64_peak_flops"] = peak
+    if case.work_per_curve is not None:
+        unit, work = case.work_per_curve
+        grid["work_unit"] = unit
+        grid["work_per_second"] = work * points / grid["grid_seconds"]
+        grid["work_per_second_per_peak_flop"] = grid["work_per_second"] / peak
+    say("sampling bound: the same Gaussian numbers, drawn alone")
+    seconds["sampling_bound"] = machine.sampling_bound(problem, opt, **case.horizon,
+                                                       **case.simulation)
+    ratios["simulation_over_sampling_bound"] = seconds["simulation"] / seconds["sampling_bound"]
+    by_seeds = {}
+    if not quick:
+        short = dict(case.horizon, t=case.horizon["t"] / 10)
+        for seeds in SEED_COUNTS:
+            say(f"simulation vs sampling bound, {seeds} seeds, a tenth of the horizon")
+            sim = dict(case.simulation, seeds=seeds)
+            _, sim_s = _timed(lambda: simulate.simulate(problem, opt, key=0, **short, **sim).risk, 1)
+            bound = machine.sampling_bound(problem, opt, **short, **sim)
+            by_seeds[seeds] = {"simulation_seconds": sim_s, "sampling_bound_seconds": bound,
+                               "ratio": sim_s / bound}
+    default = _warm_default_predict(family)
+    if default is not None:
+        seconds["warm_default_predict"] = default
+    cold = {}
+    if not quick and default is not None:
+        say("cold start: fresh processes, empty compilation cache, then cached")
+        cold = machine.cold_start(family)
     return {
         "family": family,
         "grid": grid,
@@ -107,4 +143,19 @@ def bench(family: str, quick: bool = False, progress: Callable[[str], None] | No
         "seconds": seconds,
         "compile_and_first_run_seconds": first,
         "ratios": ratios,
+        "simulation_vs_sampling_bound_by_seeds": by_seeds,
+        "cold_start": cold,
     }
+
+
+SEED_COUNTS = (2, 8, 32, 64)
+
+
+def _warm_default_predict(family: str) -> float | None:
+    """Best-of-5 seconds of `theory.predict` on the family's embedded default config (its
+    horizon and [theory] options), after a warm-up; None without a default."""
+    if family not in config.default_families():
+        return None
+    job = config.load(None, family)
+    return _timed(lambda: theory.predict(job.problem, job.optimizer, **job.horizon,
+                                         **job.theory).risk, 5)[1]

@@ -257,10 +257,38 @@ def cmd_bench(args) -> int:
     if "chunked_grid_seconds" in g:
         print(f"  in chunks of {bench_mod.SWEEP_CHUNK}: {g['chunked_grid_seconds']:.3f} s = "
               f"{g['chunked_grid_over_one_curve']:.0f} x one curve")
+    print(_bench_references(result))
     if args.output:
         path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
         print(f"wrote {path}")
     return 0
+
+
+def _bench_references(result: dict) -> str:
+    """The measurements that have a reference, each as a ratio next to it."""
+    g, s, r = result["grid"], result["seconds"], result["ratios"]
+    lines = [f"sweep throughput: {g['curves_per_second']:.0f} curves/s vmapped vs "
+             f"{g['loop_curves_per_second']:.0f} curves/s in a Python loop = "
+             f"{r['vmapped_sweep_over_python_loop_throughput']:.1f}x (reference: >= 3x)"]
+    if "work_per_second" in g:
+        lines.append(f"  {g['work_per_second']:.3g} {g['work_unit']}/s against a float64 peak of "
+                     f"{g['float64_peak_flops']:.3g} FLOP/s (matmul, this run): "
+                     f"{g['work_per_second_per_peak_flop']:.3g} {g['work_unit']} per peak FLOP")
+    lines.append(f"simulation / sampling bound: {r['simulation_over_sampling_bound']:.2f}x "
+                 f"(reference: <= 2x; bound {s['sampling_bound']:.3f} s)")
+    for seeds, m in result["simulation_vs_sampling_bound_by_seeds"].items():
+        lines.append(f"  {seeds:>3} seeds: {m['simulation_seconds']:.3f} s / "
+                     f"{m['sampling_bound_seconds']:.3f} s = {m['ratio']:.2f}x (reference: <= 2x)")
+    if "warm_default_predict" in s:
+        lines.append(f"warm predict of the default config: {s['warm_default_predict'] * 1e3:.2f} ms "
+                     f"(reference: <= 5 ms for the committee default)")
+    cold = result["cold_start"]
+    for kind, what in (("cli", "hild predict"), ("api", "theory.predict in a fresh process")):
+        if cold:
+            first, cached = cold["first_seconds"][kind], cold["cached_seconds"][kind]
+            lines.append(f"cold start, {what}: {first:.2f} s empty cache = {first / 4:.2f} x 4 s; "
+                         f"{cached:.2f} s cached = {cached / 1.5:.2f} x 1.5 s")
+    return "\n".join(lines)
 
 
 def cmd_example(args) -> int:

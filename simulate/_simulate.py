@@ -157,7 +157,8 @@ def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, cloc
     report = None if progress is None else (lambda k: progress(int(k), num_steps))
     return scan_with_records(step, observe, (params, optimizer.init(params, clock)), num_steps,
                              steps, threshold, progress=report,
-                             report_every=max(1, num_steps // 100), inputs=draw, chunk=chunk)
+                             report_every=max(1, num_steps // 100), inputs=draw, chunk=chunk,
+                             observe_every_step=False)
 
 
 def sample_bytes(sim: AbstractSimulation, problem, d: int, samples: int, dtype) -> int:

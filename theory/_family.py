@@ -109,7 +109,9 @@ class ODE(NamedTuple):
 class BenchCase(NamedTuple):
     """What `hild bench` times for a family: one theory curve per method, the simulation it
     replaces (and, with `big_d`, a hundredth of the horizon at that d, extrapolated), and a
-    vmapped grid over the optimizer field `sweep` against one curve at `sweep_horizon`."""
+    vmapped grid over the optimizer field `sweep` against one curve at `sweep_horizon`
+    (and against a Python loop of single curves; `work_per_curve` names the unit of work
+    one sweep curve does, for a throughput in units per second)."""
 
     problem: Any
     optimizer: Any
@@ -120,6 +122,7 @@ class BenchCase(NamedTuple):
     sweep_horizon: dict
     big_d: int | None = None
     theory_options: dict = {}
+    work_per_curve: tuple[str, float] | None = None  # e.g. ("mode updates", d · steps)
 
 
 class AbstractProblem(eqx.Module):

@@ -129,6 +129,7 @@ def scan_with_records(
     inputs: Callable[[Array], Any] | None = None,
     chunk: int = 1,
     unroll: int = 1,
+    observe_every_step: bool = True,
 ) -> Records:
     """Run `carry = step(carry, k, x)` for k = 0..num_steps-1 and record `observe(carry)` after
     the steps listed in `record_at` (non-decreasing; repeats get the same record; 0 means the
@@ -141,6 +142,10 @@ def scan_with_records(
     that step and every later recorded risk is `inf`. With `active_steps`, steps beyond it
     leave the carry as is. `progress(k)` is called from the host about every `report_every`
     steps (it sees the unbatched step, so under `vmap` it runs once, not once per seed).
+    With `observe_every_step=False` (and `chunk` > 1), `observe` runs only at the recorded
+    steps and at the end of each chunk: the divergence check then has the resolution of a
+    chunk (`diverged_step` is the first check past the threshold), and a step costs only
+    `step` (for simulations, where observing costs as much as a step).
     """
     record_at = jnp.asarray(record_at)
     points = record_at.shape[0]
@@ -159,12 +164,19 @@ def scan_with_records(
         limit = num_steps if limit is None else jnp.minimum(limit, num_steps)
 
     def body(c, kx):
-        k, x = kx
+        k, x, block_end = kx
         carry, risk, obs, rbuf, obuf, ptr, diverged, dstep = c
         new = step(carry, k - 1, x)
-        risk_new, obs_new = observe(new)
+        idx = jnp.minimum(ptr, points - 1)
+        hit = (ptr < points) & (record_at[idx] == k)
+        if observe_every_step:
+            check = True
+            risk_new, obs_new = observe(new)
+        else:  # the predicate is the same for every seed: a real branch under vmap
+            check = hit | block_end
+            risk_new, obs_new = jax.lax.cond(check, lambda: observe(new), lambda: (risk, obs))
         active = True if limit is None else k <= limit
-        bad = ~jnp.isfinite(risk_new) | (risk_new > threshold)
+        bad = check & (~jnp.isfinite(risk_new) | (risk_new > threshold))
         newly = active & ~diverged & bad
         diverged = diverged | newly
         dstep = jnp.where(newly, k, dstep)
@@ -172,8 +184,6 @@ def scan_with_records(
         carry = jax.tree.map(lambda n, o: jnp.where(advance, n, o), new, carry)
         risk = jnp.where(advance, risk_new, risk)
         obs = jax.tree.map(lambda n, o: jnp.where(advance, n, o), obs_new, obs)
-        idx = jnp.minimum(ptr, points - 1)
-        hit = (ptr < points) & (record_at[idx] == k)
         value = jnp.where(diverged, jnp.inf, risk)
         rbuf = rbuf.at[idx].set(jnp.where(hit, value, rbuf[idx]))
         obuf = jax.tree.map(lambda b, x: b.at[idx].set(jnp.where(hit, x, b[idx])), obuf, obs)
@@ -185,13 +195,14 @@ def scan_with_records(
             jax.lax.cond((ks[0] - 1) % report_every < chunk,
                          lambda: jax.debug.callback(progress, ks[0] - 1), lambda: None)
         xs = None if inputs is None else jax.vmap(inputs)(ks - 1)
-        return jax.lax.scan(body, c, (ks, xs), unroll=unroll)[0], None
+        ends = jnp.arange(ks.shape[0]) == ks.shape[0] - 1
+        return jax.lax.scan(body, c, (ks, xs, ends), unroll=unroll)[0], None
 
     def single(c, k):
         if progress is not None:
             jax.lax.cond((k - 1) % report_every == 0, lambda: jax.debug.callback(progress, k - 1),
                          lambda: None)
-        return body(c, (k, None if inputs is None else inputs(k - 1)))
+        return body(c, (k, None if inputs is None else inputs(k - 1), True))
 
     init = (carry0, risk0, obs0, risk_buf, obs_buf, ptr, start_bad,
             jnp.where(start_bad, 0, -1).astype(jnp.int32))

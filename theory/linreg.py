@@ -142,7 +142,8 @@ class LinearRegression(AbstractProblem):
         return BenchCase(problem, SGD(0.5 * eta_c), {"t": samples / d, "num_points": 200},
                          {"seeds": seeds, "save_state": False}, "lr",
                          jnp.linspace(0.05, 1.0, points) * eta_c,
-                         {"t": samples / d / 10, "num_points": 50})
+                         {"t": samples / d / 10, "num_points": 50},
+                         work_per_curve=("mode updates", d * samples / 10))
 
     def describe(self) -> str:
         lam = self.spectrum
