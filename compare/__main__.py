@@ -1,5 +1,5 @@
-"""`python -m compare` is `hild`."""
+"""`python -m compare` is `hild` (as is `python -m hild`)."""
 
-from compare._entry import run
+from hild import main
 
-run()
+main()

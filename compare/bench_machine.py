@@ -107,7 +107,7 @@ def cold_start(family: str, runs: int = 2) -> dict:
         env = {**os.environ, "HILD_CACHE_DIR": os.path.join(tmp, "cli-cache")}
         for i in range(runs):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "compare", "predict", "--family", family,
+            subprocess.run([sys.executable, "-m", "hild", "predict", "--family", family,
                             "-o", os.path.join(tmp, f"out{i}")], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             out["cli"].append(time.perf_counter() - start)

@@ -14,15 +14,15 @@ from pathlib import Path
 import jax
 import numpy as np
 
+import hild
 from simulate import plan_simulation, simulate
 from theory import DEFAULT_FAMILY, ConfigError, Curve, predict, use_compilation_cache
 from theory._io import atomic_write, atomic_write_text
 
 from . import bench as bench_mod
 from . import config as config_mod
-from . import _interrupts, output
+from . import output, tune_figures
 from . import tune as tune_mod
-from . import tune_figures
 from .agreement import agreement
 from .output import OutputFolder
 from .overlay import overlay
@@ -149,14 +149,14 @@ def cmd_run(args) -> int:
 def _staged(out: OutputFolder):
     """Write the output set into a staging folder, then swap it into place as a whole."""
     folder = out.stage()
-    _interrupts.ACTIVE.append(out)
+    hild.ACTIVE.append(out)
     try:
         yield folder
         names = sorted(p.name for p in folder.iterdir() if p.name != output.MARKER)
         out.commit()
     finally:
         out.discard()
-        _interrupts.ACTIVE.remove(out)
+        hild.ACTIVE.remove(out)
     print(f"wrote {out.path}: {', '.join(names)}")
 
 
@@ -341,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The `hild` command (`argv=None`: the process's own arguments). The console entry
-    point (`compare._entry.run`) also turns SIGINT/SIGTERM into a clean stop."""
+    point (`hild.main`) also turns SIGINT/SIGTERM into a clean stop."""
     jax.config.update("jax_enable_x64", True)  # theory runs in float64 (the application's choice)
     args = build_parser().parse_args(argv)
     if not args.no_cache:
@@ -354,4 +354,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())  # `python -m compare` also watches interrupts from the first import
+    sys.exit(main())  # `hild` / `python -m hild` also watch interrupts from the first import

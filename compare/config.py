@@ -18,10 +18,17 @@ import numpy as np
 
 import simulate
 import theory
+from theory import (
+    DEFAULT_FAMILY,
+    AbstractOptimizer,
+    AbstractProblem,
+    ConfigError,
+    Table,
+)
 from theory._predict import ode_settings
-from theory import DEFAULT_FAMILY, AbstractOptimizer, AbstractProblem, ConfigError, Table
 
 from .tune import ENGINES, OBJECTIVES, check_candidates, check_objective, get_path
+
 
 @dataclasses.dataclass(frozen=True)
 class Job:

@@ -16,9 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from hild import SWAP_LOCK, held
 from theory import ConfigError
-
-from ._interrupts import SWAP_LOCK, held
 
 MARKER = ".hild-output"
 _STAGING, _OLD = ".staging-", ".replaced-"

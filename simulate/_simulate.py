@@ -14,10 +14,22 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from theory import AbstractProblem, Curve, StepClock, check_optimizer, divergence_threshold
-from theory import record_grid, scan_with_records
-from theory._checks import (check_int_range, check_memory, is_concrete, runtime_checks,
-                            surface_check_errors)
+from theory import (
+    AbstractProblem,
+    Curve,
+    StepClock,
+    check_optimizer,
+    divergence_threshold,
+    record_grid,
+    scan_with_records,
+)
+from theory._checks import (
+    check_int_range,
+    check_memory,
+    is_concrete,
+    runtime_checks,
+    surface_check_errors,
+)
 from theory._predict import make_horizon
 
 from ._family import AbstractSimulation, FreshBatch, simulation_of

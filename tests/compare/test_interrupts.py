@@ -27,7 +27,7 @@ key = {key}
 
 
 def _hild(cfg, out, env):
-    return subprocess.Popen([sys.executable, "-m", "compare", "compare", str(cfg), "-o", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "hild", "compare", str(cfg), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
