@@ -62,7 +62,7 @@ def relu_features(inputs, width: int, key: int = 0) -> np.ndarray:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
         raise ValueError(f"features.width must be an integer >= 1 (got {width!r})")
     if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-        raise ValueError(f"features.key must be an integer (got {key!r})")
+        raise TypeError(f"features.key must be an integer (got {key!r})")
     inputs = jnp.asarray(inputs, dtype=jnp.float64)
     weights = jax.random.normal(jax.random.key(int(key)), (int(width), inputs.shape[1]),
                                 jnp.float64)

@@ -22,6 +22,8 @@ Bordelon & Pehlevan, "Learning curves for SGD on structured features", ICLR 2022
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -61,7 +63,7 @@ class DataSetRegression(AbstractProblem):
 
     family = "dataset"
     optimizers = (SGD,)
-    methods = {"exact": "recursion", "gaussian": "recursion"}
+    methods: ClassVar[dict[str, str]] = {"exact": "recursion", "gaussian": "recursion"}
     features: Array
     targets: Array
     spectrum: Array
@@ -92,7 +94,7 @@ class DataSetRegression(AbstractProblem):
 
     @classmethod
     def from_dataset(cls, data: str, features: str = "raw", width: int = 256, key: int = 0,
-                     preprocess: str | None = None, init=None) -> "DataSetRegression":
+                     preprocess: str | None = None, init=None) -> DataSetRegression:
         """A scikit-learn data set (`theory._datasets.DATA_SETS`: digits, breast_cancer,
         diabetes) with its raw columns or `width` random ReLU features drawn with `key`;
         `preprocess` defaults to the data set's own (raw) or "center" (ReLU features)."""
@@ -198,7 +200,7 @@ class DataSetRegression(AbstractProblem):
         return out
 
     @classmethod
-    def from_config(cls, table: Table) -> "DataSetRegression":
+    def from_config(cls, table: Table) -> DataSetRegression:
         init = table.numbers("init", None) if table.has("init") else None
         preprocess = (table.string("preprocess", _datasets.PREPROCESS)
                       if table.has("preprocess") else None)
@@ -259,7 +261,7 @@ def _exact_recursion(problem: DataSetRegression, optimizer: SGD, state: ErrorMom
         gamma = optimizer.lr_at(k * batch / d) / d
         p = 1.0 + beta - gamma * lam
         weight = jnp.sum((z @ a) * z, axis=1) - 2.0 * r * (z @ m) + r**2
-        noise = (z_t * weight) @ z / n - lam[:, None] * a * lam[None, :]
+        noise = (z_t * weight[None, :]) @ z / n - lam[:, None] * a * lam[None, :]
         pc = p[:, None] * c
         a_next = (p[:, None] * a * p[None, :] - beta * (pc + pc.T) + beta**2 * a_prev
                   + (gamma**2 / batch) * noise)
