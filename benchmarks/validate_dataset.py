@@ -16,9 +16,9 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-import theory as th  # noqa: E402
-from compare import agreement  # noqa: E402
-from simulate import simulate  # noqa: E402
+import theory as th
+from compare import agreement
+from simulate import simulate
 
 SEEDS = 1000
 CASES = {  # name: (data, features, width, lr, batch, t)
@@ -86,18 +86,6 @@ def width_scan(widths=(32, 64, 128, 256), batch=16, t=20.0):
     return out
 
 
-def main():
-    results = {name: validate_case(name, *case) for name, case in CASES.items()}
-    results["relu_width_scan"] = width_scan()
-    path = Path(__file__).with_name("validate_dataset.json")
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()
-
-
 def decompose(data, lr, batch, t, features="raw"):
     """Final risk of the exact recursion (β = 0, constant lr) with one piece of its noise term
     replaced by the Gaussian one: the fourth moments F, or the residual terms (G, H)."""
@@ -131,3 +119,44 @@ def decompose(data, lr, batch, t, features="raw"):
         out[name] = run(*flags) / exact - 1
     print("decompose", data, json.dumps(out), flush=True)
     return out
+
+
+def exact_critical_lr(data, batch=1, features="raw", iterations=400):
+    """The largest constant lr (β = 0) at which the exact recursion's linear part,
+    A -> PAP + (γ²/B)(F(A) - ΣAΣ), has spectral radius below 1 (power iteration from the
+    identity: the map preserves PSD matrices; bisection in η)."""
+    problem = th.DataSetRegression.from_dataset(data, features)
+    z, lam = np.asarray(problem.eigen_inputs()), np.asarray(problem.spectrum)
+    n, d = z.shape
+
+    def radius(eta):
+        gamma, p = eta / d, 1 - eta / d * lam
+        a, rho = np.eye(d), 0.0
+        for _ in range(iterations):
+            f = (z.T * np.sum((z @ a) * z, axis=1)) @ z / n
+            a = p[:, None] * a * p[None, :] + gamma**2 / batch * (f - lam[:, None] * a * lam[None, :])
+            rho, a = np.linalg.norm(a), a / np.linalg.norm(a)
+        return rho
+
+    low, high = 0.0, 2 * d / lam[0] * batch
+    for _ in range(30):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if radius(mid) < 1 else (low, mid)
+    out = {"exact": low, "gaussian": float(th.critical_lr(problem.gaussian_equivalent(), batch))}
+    print("critical lr", data, batch, json.dumps(out), flush=True)
+    return out
+
+
+def main():
+    results = {name: validate_case(name, *case) for name, case in CASES.items()}
+    results["relu_width_scan"] = width_scan()
+    results["decomposition"] = {data: decompose(data, *setting) for data, setting in (
+        ("digits", (3.0, 4, 20.0)), ("diabetes", (1.0, 1, 8.0)), ("breast_cancer", (0.2, 1, 20.0)))}
+    results["critical_lr"] = {data: exact_critical_lr(data) for data in ("breast_cancer", "diabetes")}
+    path = Path(__file__).with_name("validate_dataset.json")
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

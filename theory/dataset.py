@@ -30,7 +30,7 @@ import numpy as np
 from jaxtyping import Array
 
 from . import _datasets
-from ._checks import check_vector
+from ._checks import check_vector, is_concrete
 from ._config import Table
 from ._family import AbstractProblem, Observation, Recursion, StepClock
 from .linreg import LinearRegression, ModeMoments
@@ -172,6 +172,8 @@ class DataSetRegression(AbstractProblem):
         return gaussian._replace(label="Gaussian equivalent")
 
     def metadata(self) -> dict:
+        if not is_concrete(self.features):  # inside a vmapped sweep (compare.tune)
+            return {"n": self.n}
         return {"n": self.n, "noise_variance": float(self.noise_variance),
                 "fourth_moment_ratio": self.fourth_moment_ratio()}
 

@@ -3,9 +3,11 @@ config errors (exit 2) for bad data."""
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
+from compare import config
 from compare.cli import main
 
 SMALL = """
@@ -68,3 +70,10 @@ def test_missing_extra_tells_the_pip_command(tmp_path, capsys, monkeypatch):
 def test_unknown_method_in_a_list(tmp_path, capsys):
     code, err = _run(tmp_path, DIABETES, capsys, SMALL.replace('"gaussian"]', '"ode"]'))
     assert code == 2 and err.startswith("hild: error: theory.method: must be one of exact, gaussian")
+
+
+def test_the_digits_example_is_a_valid_config():
+    job = config.load(Path(__file__).parents[2] / "examples" / "digits.toml")
+    assert (job.family, job.theory["method"], job.reference_methods) == ("dataset", "exact",
+                                                                         ("gaussian",))
+    assert job.problem.d == 64
