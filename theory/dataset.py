@@ -174,15 +174,19 @@ class DataSetRegression(AbstractProblem):
     def metadata(self) -> dict:
         if not is_concrete(self.features):  # inside a vmapped sweep (compare.tune)
             return {"n": self.n}
-        return {"n": self.n, "noise_variance": float(self.noise_variance),
+        return {"n": self.n, "noise_variance": self._noise_variance_value(),
                 "fourth_moment_ratio": self.fourth_moment_ratio()}
+
+    def _noise_variance_value(self) -> float:
+        """σ² as a number, computed in numpy (jnp would trace it inside a jit)."""
+        return float(np.mean(np.asarray(self.residual) ** 2))
 
     def describe(self) -> str:
         src = dict(self.source)
         name = src.get("data", "data")
         if src.get("features") == "relu":
             name += f", {src['width']} ReLU features"
-        return f"{name}: n={self.n}, d={self.d}, σ²={float(self.noise_variance):.3g}"
+        return f"{name}: n={self.n}, d={self.d}, σ²={self._noise_variance_value():.3g}"
 
     def to_config(self) -> dict:
         src = dict(self.source)
