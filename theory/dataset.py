@@ -174,8 +174,10 @@ class DataSetRegression(AbstractProblem):
     def metadata(self) -> dict:
         if not is_concrete(self.features):  # inside a vmapped sweep (compare.tune)
             return {"n": self.n}
+        constant = np.flatnonzero(np.all(np.asarray(self.features) == 0.0, axis=0))
         return {"n": self.n, "noise_variance": self._noise_variance_value(),
-                "fourth_moment_ratio": self.fourth_moment_ratio()}
+                "fourth_moment_ratio": self.fourth_moment_ratio(),
+                "constant_columns": constant.tolist()}  # zero eigenvalues, never learned
 
     def _noise_variance_value(self) -> float:
         """σ² as a number, computed in numpy (jnp would trace it inside a jit)."""

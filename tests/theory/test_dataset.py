@@ -92,6 +92,7 @@ def test_constant_column_is_a_zero_eigenvalue_when_centred():
     problem = th.DataSetRegression(x, rng.standard_normal(30))
     assert float(problem.spectrum[-1]) == pytest.approx(0.0, abs=1e-12)
     assert float(problem.teacher[-1]) == 0.0
+    assert problem.metadata()["constant_columns"] == [2]
     curve = th.predict(problem, th.SGD(0.5), t=5.0)
     assert not bool(curve.diverged) and np.all(np.isfinite(curve.risk))
     with pytest.raises(ValueError, match=r"X\[:, 2\] is constant.*preprocess = 'center'"):
