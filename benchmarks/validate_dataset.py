@@ -17,7 +17,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import theory as th
-from compare import agreement
+from compare.agreement import agreement
 from simulate import simulate
 
 SEEDS = 1000

@@ -122,7 +122,9 @@ def real_data_features() -> None:
     gaussian = th.predict(problem, opt, t=20.0, num_points=60, method="gaussian")
     sim = simulate.simulate(problem, opt, t=20.0, num_points=60, seeds=300, key=0,
                             save_state=False)
-    _save(compare.overlay(exact, sim, references=[gaussian]), "digits_relu_overlay.png")
+    from compare.overlay import overlay  # the function (compare.overlay may be the module)
+
+    _save(overlay(exact, sim, references=[gaussian]), "digits_relu_overlay.png")
 
 
 def main() -> None:

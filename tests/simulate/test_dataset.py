@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import theory as th
-from compare import agreement
+from compare.agreement import agreement
 from simulate import simulate
 
 CASES = {
