@@ -9,6 +9,7 @@ $\Sigma = \frac1n X^\top X$ ($\operatorname{tr}\Sigma = d$), targets with mean s
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -40,7 +41,8 @@ DATA_SETS.register("diabetes", DataSet("load_diabetes", "disease progression aft
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The raw inputs (n, d) and targets (n,) of a named data set, as float64.
+    """The raw inputs (n, d) and targets (n,) of a named data set, as float64 (copies of a
+    cached read).
 
     **Raises:** ValueError naming `data` for an unknown name or when scikit-learn (the
     `data` extra) is missing.
@@ -50,6 +52,12 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
     missing = missing_extra(name)
     if missing:
         raise ValueError(f"data: {missing}")
+    x, y = _read(name)
+    return x.copy(), y.copy()
+
+
+@functools.cache
+def _read(name: str) -> tuple[np.ndarray, np.ndarray]:
     from sklearn import datasets
 
     bunch = getattr(datasets, DATA_SETS[name].loader)()
