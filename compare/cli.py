@@ -62,9 +62,10 @@ def _write_config(job: config_mod.Job, folder: Path) -> Path:
     return atomic_write_text(folder / "config.used.toml", job.text or config_mod.dumps(job.raw))
 
 
-def _run_theory(job: config_mod.Job) -> Curve:
+def _run_theory(job: config_mod.Job, method: str | None = None) -> Curve:
+    options = job.theory if method is None else {**job.theory, "method": method}
     try:
-        return predict(job.problem, job.optimizer, **job.horizon, **job.theory)
+        return predict(job.problem, job.optimizer, **job.horizon, **options)
     except (TypeError, ValueError) as err:  # an option the family does not take or allow
         raise ConfigError(f"theory: {err}") from None
 
@@ -113,9 +114,13 @@ def cmd_run(args) -> int:
     job = config_mod.load(args.config, args.family)
     out = validate_run(job, args.command, args.output)
     theory_curve = sim_curve = None
+    references = []
     if args.command in ("predict", "compare"):
         theory_curve = _run_theory(job)
         print(_summary("theory", theory_curve))
+        for method in job.reference_methods:
+            references.append(_run_theory(job, method))
+            print(_summary(f"theory ({method})", references[-1]))
     if args.command in ("simulate", "compare"):
         sim_curve = _run_simulation(job)
         print(_summary("simulation", sim_curve))
@@ -125,21 +130,33 @@ def cmd_run(args) -> int:
             reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
                                       observable=name)
         print(f"agreement: {reports['risk']}")
+        for method, curve in zip(job.reference_methods, references):
+            reports[f"method:{method}"] = agreement(curve, sim_curve,
+                                                    checkpoints=AGREEMENT_CHECKPOINTS)
+            print(f"agreement ({method}): {reports[f'method:{method}']}")
     with _staged(out) as folder:  # everything ran: now write the set
         if theory_curve is not None:
             theory_curve.save(folder / "theory")
+        for method, curve in zip(job.reference_methods, references):
+            curve.save(folder / f"theory_{method}")
         if sim_curve is not None:
             sim_curve.save(folder / "simulation")
         base = {"compare": "overlay", "predict": "theory", "simulate": "simulation"}[args.command]
         for name in _observables(theory_curve or sim_curve):
             fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
-                          max_seeds=job.plot["max_seeds"], observable=name)
+                          max_seeds=job.plot["max_seeds"], observable=name,
+                          references=references if name == "risk" else ())
             suffix = "" if name == "risk" else f"_{name}"
             _write_figure(fig, folder / f"{base}{suffix}.png")
         if reports:
             summary = reports["risk"].to_dict()
-            if len(reports) > 1:
-                summary["observables"] = {n: r.to_dict() for n, r in reports.items() if n != "risk"}
+            observables = {n: r.to_dict() for n, r in reports.items()
+                           if n != "risk" and not n.startswith("method:")}
+            if observables:
+                summary["observables"] = observables
+            if job.reference_methods:
+                summary["methods"] = {m: reports[f"method:{m}"].to_dict()
+                                      for m in job.reference_methods}
             atomic_write_text(folder / "agreement.json", json.dumps(summary, indent=2))
         _write_config(job, folder)
     return 0

@@ -45,6 +45,9 @@ class Job:
     tune: dict[str, Any] | None = None
     raw: dict = dataclasses.field(default_factory=dict)
     text: str = ""  # the config as written (copied to the output folder)
+    reference_methods: tuple[str, ...] = ()
+    """Further theory methods drawn and compared next to `theory["method"]` (a [theory]
+    `method` list: the first is the main curve)."""
 
 
 def _default_path(family: str):
@@ -156,12 +159,26 @@ def parse(data: dict, source: str = "<dict>") -> Job:
     else:
         horizon = _parse_horizon(horizon_table)
     theory_opts = _options(top.table("theory"), theory_option_names(problem_cls))
+    references = _methods(theory_opts, problem_cls)
     _build("theory", lambda: check_ode_options(problem_cls, theory_opts))
     simulation = _parse_simulation(top.table("simulation"))
     plot = _parse_plot(top.table("plot"))
     top.finish()
     return Job(family, problem, optimizer, horizon, theory_opts, simulation, plot, source, tune,
-               data)
+               data, reference_methods=references)
+
+
+def _methods(theory_opts: dict[str, Any], problem_cls: type[AbstractProblem]) -> tuple[str, ...]:
+    """A [theory] `method` list keeps its first entry as the method; the others are returned."""
+    methods = theory_opts.get("method")
+    if not isinstance(methods, list):
+        return ()
+    allowed = tuple(problem_cls.methods)
+    if not methods or any(m not in allowed for m in methods) or len(set(methods)) < len(methods):
+        raise ConfigError(f"theory.method: must be one of {', '.join(allowed)}, or a list of "
+                          f"distinct ones (got {methods!r})")
+    theory_opts["method"] = methods[0]
+    return tuple(methods[1:])
 
 
 def _parse_horizon(table: Table) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -29,12 +31,14 @@ def overlay(
     label: str | None = None,
     title: str | None = None,
     observable: str = "risk",
+    references: Sequence[Curve] = (),
 ) -> Figure:
     """Plot a theory curve (line), and a simulation: mean ± one standard error (band) with up
     to `max_seeds` individual seeds drawn faintly.
 
     `observable` picks the risk or one of the family's named observables (the y-axis label
-    comes from the family). Pass `ax` to draw several overlays on one axis (then `label`
+    comes from the family). `references` are further theory curves of other methods (e.g. a
+    Gaussian approximation), drawn dashed with their method's label. Pass `ax` to draw several overlays on one axis (then `label`
     tells them apart and the theory line takes `color` too); the figure of `ax` is returned.
     Where theory diverged a dashed vertical line marks its step (or time).
     """
@@ -88,6 +92,10 @@ def overlay(
             when = f"step {step}" if step >= 0 else f"t = {t_div:.3g}"
             ax.axvline(t_div, color=line_color, ls="--", lw=1,
                        label=f"{label + ': ' if label else ''}theory diverged ({when})")
+    for i, ref_curve in enumerate(references):
+        method = ref_curve.metadata.get("method_label", ref_curve.metadata.get("method"))
+        ax.plot(np.asarray(ref_curve.t), _finite(ref_curve.values(observable), logy), "--",
+                color=f"C{i + 1}", lw=1.4, zorder=4, label=f"theory ({method})")
     t_all = np.asarray(ref.t, dtype=np.float64)
     positive = t_all[t_all > 0]
     if positive.size:  # the whole horizon, also when a run diverged early

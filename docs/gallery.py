@@ -108,6 +108,25 @@ def sensing_tuning() -> None:
     _save(check.figure(), "sensing_tuning.png")
 
 
+def real_data() -> None:
+    """SGD on digits' raw pixels: exact recursion and Gaussian equivalent (examples/digits.toml)."""
+    _from_cli(["compare", str(HERE.parent / "examples" / "digits.toml")], "overlay.png",
+              "digits_overlay.png")
+
+
+def real_data_features() -> None:
+    """The same on 256 random ReLU features of the digits."""
+    problem = th.DataSetRegression.from_dataset("digits", "relu", width=256)
+    opt = th.SGD(6.0, batch=16)
+    exact = th.predict(problem, opt, t=20.0, num_points=60)
+    gaussian = th.predict(problem, opt, t=20.0, num_points=60, method="gaussian")
+    sim = simulate.simulate(problem, opt, t=20.0, num_points=60, seeds=300, key=0,
+                            save_state=False)
+    from compare.overlay import overlay  # the function (compare.overlay may be the module)
+
+    _save(overlay(exact, sim, references=[gaussian]), "digits_relu_overlay.png")
+
+
 def main() -> None:
     jax.config.update("jax_enable_x64", True)
     default_comparison()
@@ -117,6 +136,8 @@ def main() -> None:
     momentum_schedule()
     lr_sweep()
     sensing_tuning()
+    real_data()
+    real_data_features()
 
 
 if __name__ == "__main__":

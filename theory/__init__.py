@@ -18,6 +18,7 @@ from ._predict import Horizon, make_horizon, predict
 from ._record import (Grid, divergence_threshold, record_grid, record_steps, record_times,
                       scan_with_records)
 from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
+from .dataset import DataSetRegression, ErrorMoments
 from .linreg import LinearRegression, ModeMoments, critical_lr
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
@@ -43,5 +44,6 @@ __all__ = [
     "LinearRegression", "ModeMoments", "critical_lr",
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
     "RankOneSensing", "BilinearState", "SymmetricState",
+    "DataSetRegression", "ErrorMoments",
     "__version__",
 ]
