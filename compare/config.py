@@ -203,6 +203,8 @@ def _parse_simulation(table: Table | None) -> dict[str, Any]:
         if table.has("d"):
             simulation["d"] = table.integer("d", low=1, high=2**31 - 1)
         simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
+        if table.has("prng"):
+            simulation["prng"] = table.string("prng", simulate.PRNGS)
         if table.has("save_state"):
             simulation["save_state"] = table.raw("save_state")
             if not isinstance(simulation["save_state"], bool):
