@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from simulate import simulate
+from simulate import initial_states, simulate
 from theory import DEFAULT_FAMILY, ConfigError, Curve, predict
 from theory._io import atomic_write, atomic_write_text
 
@@ -23,6 +23,7 @@ from . import tune as tune_mod
 from . import tune_figures
 from .agreement import agreement
 from .overlay import overlay
+from .per_seed import PER_SEED, per_seed_theory
 from .progress import ProgressBar
 
 EXIT_USAGE = 2
@@ -64,8 +65,16 @@ def _copy_config(job: config_mod.Job, out: Path) -> None:
 
 
 def _run_theory(job: config_mod.Job) -> Curve:
+    """The theory curve; with `[theory] init = "per_seed"`, the mean of the curves run from
+    the initial states of the [simulation]'s seeds (the same keys: `simulate.initial_states`)."""
+    options = dict(job.theory)
     try:
-        return predict(job.problem, job.optimizer, **job.horizon, **job.theory)
+        if options.get("init") == PER_SEED:
+            del options["init"]
+            sim = {k: v for k, v in job.simulation.items() if k in ("d", "seeds", "key", "dtype")}
+            states = initial_states(job.problem, **sim)
+            return per_seed_theory(job.problem, job.optimizer, states, **job.horizon, **options)
+        return predict(job.problem, job.optimizer, **job.horizon, **options)
     except (TypeError, ValueError) as err:  # an option the family does not take or allow
         raise ConfigError(f"theory: {err}") from None
 
@@ -150,6 +159,9 @@ def cmd_tune(args) -> int:
     job = config_mod.load(args.config, args.family)
     if job.tune is None:
         raise ConfigError("tune: missing table [tune] (see `hild example`)")
+    if job.theory.get("init") == PER_SEED:
+        raise ConfigError('theory.init: "per_seed" is for hild predict/compare; hild tune needs '
+                          "one initial state (give init = { ... } or omit it)")
     cfg = job.tune
     start, space = _tune_optimizer(job)
     bar = ProgressBar(f"tuning ({cfg['engine']})")

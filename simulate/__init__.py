@@ -9,9 +9,9 @@ module is all a new family needs here.
 from theory._discover import import_public_modules
 
 from ._family import SIMULATIONS, AbstractSimulation, FreshBatch, Instance, simulation_of
-from ._simulate import DTYPES, simulate
+from ._simulate import DTYPES, initial_states, simulate
 
 import_public_modules(__name__, __path__)
 
-__all__ = ["simulate", "DTYPES", "AbstractSimulation", "Instance", "FreshBatch",
+__all__ = ["simulate", "initial_states", "DTYPES", "AbstractSimulation", "Instance", "FreshBatch",
            "simulation_of", "SIMULATIONS"]
