@@ -109,6 +109,3 @@ def test_even_link_from_m0_zero_says_why():
     for problem in (SingleIndex("quadratic", spherical=True), SingleIndex("he3", "relu")):
         with pytest.raises(ValueError, match="m = 0 is a fixed point"):
             th.predict(problem, th.SGD(0.05), t=1.0)
-    with pytest.raises(Exception, match="momentum must be 0"):
-        th.predict(SingleIndex("relu", spherical=True), th.SGD(0.1, momentum=0.5), t=1.0,
-                   init={"m": 0.1, "q": 1.0})
