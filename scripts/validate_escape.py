@@ -23,12 +23,12 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import simulate  # noqa: E402
-import theory as th  # noqa: E402
-from compare import per_seed_theory, seed_states  # noqa: E402
-from theory.single_index import SingleIndex  # noqa: E402
+import simulate
+import theory as th
+from compare import per_seed_theory, seed_states
+from theory.single_index import SingleIndex
 
 M1 = 0.5
 

@@ -15,13 +15,13 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import simulate  # noqa: E402
-import theory as th  # noqa: E402
-from compare import agreement, d_scaling, per_seed_theory, seed_states  # noqa: E402
-from theory.gaussian_mixture import GaussianMixture  # noqa: E402
-from theory.single_index import SingleIndex, SingleIndexState  # noqa: E402
+import simulate
+import theory as th
+from compare import agreement, d_scaling, per_seed_theory, seed_states
+from theory.gaussian_mixture import GaussianMixture
+from theory.single_index import SingleIndex, SingleIndexState
 
 CASES = {
     "linear": (SingleIndex("linear", noise=0.3), th.SGD(0.5), 3.0, ["risk"]),

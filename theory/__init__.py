@@ -20,6 +20,8 @@ from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
 from .linreg import LinearRegression, ModeMoments, critical_lr
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
+from .gaussian_mixture import GaussianMixture, MixtureState
+from .single_index import SingleIndex, SingleIndexState, hermite_coefficients, information_exponent
 
 import_public_modules(__name__, __path__)
 
@@ -42,5 +44,7 @@ __all__ = [
     "LinearRegression", "ModeMoments", "critical_lr",
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
     "RankOneSensing", "BilinearState", "SymmetricState",
+    "SingleIndex", "SingleIndexState", "information_exponent", "hermite_coefficients",
+    "GaussianMixture", "MixtureState",
     "__version__",
 ]

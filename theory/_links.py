@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
@@ -73,11 +74,13 @@ def hermite_coefficients(link: str | Callable, k_max: int = 8, nodes: int = 120)
     Gauss–Legendre rules on each half-line, so kinks at 0 cost no accuracy)."""
     g = make_link(link, "link")
     z, w = _split_rule(nodes)
-    values = np.asarray(g(jnp.asarray(z)), dtype=np.float64)
-    return np.array([np.sum(w * values * np.asarray(hermite(k)(jnp.asarray(z)))) for k in range(k_max + 1)])
+    with jax.ensure_compile_time_eval():  # concrete even when called under jit
+        values = np.asarray(g(jnp.asarray(z)), dtype=np.float64)
+        basis = [np.asarray(hermite(k)(jnp.asarray(z)), dtype=np.float64) for k in range(k_max + 1)]
+    return np.array([np.sum(w * values * h) for h in basis])
 
 
-def information_exponent(link: str | Callable, k_max: int = 12, tol: float = 1e-8) -> int:
+def information_exponent(link: str | Callable, k_max: int = 12, tol: float = 1e-6) -> int:
     r"""The information exponent $k^*$: the first k >= 1 with $c_k(g) \ne 0$ (|c_k| above
     `tol` times the norm $E[g^2]^{1/2}$). Ben Arous, Gheissari, Jagannath, arXiv 2003.10409:
     online SGD needs ~d, d log d, d^{k*-1} samples for k* = 1, 2, >= 3. ValueError if every
@@ -85,7 +88,8 @@ def information_exponent(link: str | Callable, k_max: int = 12, tol: float = 1e-
     coeffs = hermite_coefficients(link, k_max)
     z, w = _split_rule(120)
     g = make_link(link, "link")
-    norm = math.sqrt(float(np.sum(w * np.asarray(g(jnp.asarray(z)), np.float64) ** 2)))
+    with jax.ensure_compile_time_eval():
+        norm = math.sqrt(float(np.sum(w * np.asarray(g(jnp.asarray(z)), np.float64) ** 2)))
     for k in range(1, k_max + 1):
         if abs(coeffs[k]) > tol * max(norm, 1e-300):
             return k

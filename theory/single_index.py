@@ -163,7 +163,7 @@ class SingleIndex(AbstractProblem):
             raise ValueError(f"{name}.m must satisfy m² <= q (Cauchy–Schwarz; got m = {m:g}, q = {q:g})")
         if self.spherical and abs(q - 1.0) > 1e-4:
             raise ValueError(f"{name}.q must be 1 for a spherical run (got {q:g})")
-        if m == 0.0 and abs(hermite_coefficients(self.link, 1)[1]) < 1e-8:
+        if m == 0.0 and abs(hermite_coefficients(self.link, 1)[1]) < 1e-6:
             raise ValueError(
                 f"{name}.m = 0 exactly: the link {link_name(self.link)!r} has no linear Hermite "
                 "component (information exponent >= 2), so m = 0 is a fixed point and the theory "

@@ -17,13 +17,15 @@ def test_class_moments_match_direct_integration(loss):
     problem = GaussianMixture(0.3, 0.7, loss)
     for h, s in ((0.4, 0.8), (-0.3, 1.5), (1.2, 0.3)):
         got = problem._class_moments(jnp.asarray(h), jnp.asarray(s))
-        pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
-        psi = lambda z: float(margin_force(loss, jnp.asarray(h + s * z)))
-        fns = (psi, lambda z: psi(z) * z, lambda z: psi(z) ** 2,
-               lambda z: float(margin_loss(loss, jnp.asarray(h + s * z))))
         kink = [(1 - h) / s] if loss == "hinge" else None
-        for value, fn in zip(got, fns):
-            want = integrate.quad(lambda z: fn(z) * pdf(z), -12, 12, points=kink, limit=200)[0]
+        for value, power, of in zip(got, (0, 1, 0, 0), ("psi", "psi", "psi2", "loss")):
+            def integrand(z, h=h, s=s, power=power, of=of):
+                v = jnp.asarray(h + s * z)
+                f = {"psi": margin_force(loss, v), "psi2": margin_force(loss, v) ** 2,
+                     "loss": margin_loss(loss, v)}[of]
+                return float(f) * z**power * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+            want = integrate.quad(integrand, -12, 12, points=kink, limit=200)[0]
             assert float(value) == pytest.approx(want, abs=1e-9)
 
 
