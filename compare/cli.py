@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 import hild
-from simulate import plan_simulation, simulate
+from simulate import initial_states, plan_simulation, simulate
 from theory import DEFAULT_FAMILY, ConfigError, Curve, predict, use_compilation_cache
 from theory._io import atomic_write, atomic_write_text
 
@@ -26,6 +26,7 @@ from . import tune as tune_mod
 from .agreement import agreement
 from .output import OutputFolder
 from .overlay import overlay
+from .per_seed import PER_SEED, per_seed_theory
 from .progress import ProgressBar
 
 EXIT_USAGE = 2
@@ -63,8 +64,16 @@ def _write_config(job: config_mod.Job, folder: Path) -> Path:
 
 
 def _run_theory(job: config_mod.Job, method: str | None = None) -> Curve:
-    options = job.theory if method is None else {**job.theory, "method": method}
+    """The theory curve (of `method`, default the config's); with `[theory] init =
+    "per_seed"`, the mean of the curves run from the initial states of the [simulation]'s
+    seeds (the same keys: `simulate.initial_states`)."""
+    options = dict(job.theory) if method is None else {**job.theory, "method": method}
     try:
+        if options.get("init") == PER_SEED:
+            del options["init"]
+            sim = {k: v for k, v in job.simulation.items() if k in ("d", "seeds", "key", "dtype", "prng")}
+            states = initial_states(job.problem, **sim)
+            return per_seed_theory(job.problem, job.optimizer, states, **job.horizon, **options)
         return predict(job.problem, job.optimizer, **job.horizon, **options)
     except (TypeError, ValueError) as err:  # an option the family does not take or allow
         raise ConfigError(f"theory: {err}") from None
@@ -195,6 +204,9 @@ def cmd_tune(args) -> int:
     job = config_mod.load(args.config, args.family)
     if job.tune is None:
         raise ConfigError("tune: missing table [tune] (see `hild example`)")
+    if job.theory.get("init") == PER_SEED:
+        raise ConfigError('theory.init: "per_seed" is for hild predict/compare; hild tune needs '
+                          "one initial state (give init = { ... } or omit it)")
     out = validate_run(job, "tune", args.output)
     cfg = job.tune
     start, space = _tune_optimizer(job)

@@ -146,6 +146,27 @@ def plan_simulation(problem, optimizer, steps=None, *, t=None, d=None, seeds=32,
     return Plan(sim, d, samples, clock, grid, key)
 
 
+def initial_states(problem: AbstractProblem, *, d: int | None = None, seeds: int = 32, key,
+                   dtype: str = "float32", prng: str = "threefry2x32"):
+    """The order parameters every seed of `simulate` (same `key`, `seeds`, `d`, `dtype`)
+    starts from, measured on its drawn instance: a pytree with a leading seeds axis (what
+    `Curve.state` holds at t = 0), without running any step (`prng` as for `simulate`)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1 (got {seeds!r})")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+    sim = simulation_of(problem)
+    d = sim.dimension(problem, d)
+    if isinstance(key, int):
+        key = jax.random.key(key, impl=prng)
+
+    def one(k):
+        params, fixed, _ = sim.draw(problem, k, d, DTYPES[dtype])
+        return sim.observe(problem, fixed, params).state
+
+    return jax.vmap(one)(jax.random.split(key, seeds))
+
+
 SAMPLE_BYTES = 32 * 2**20
 """Bytes of samples drawn at once (all seeds): steps are grouped into chunks of up to
 `MAX_CHUNK` whose samples come from one vmapped call, which removes most of the per-step

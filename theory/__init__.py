@@ -22,6 +22,8 @@ from .dataset import DataSetRegression, ErrorMoments
 from .linreg import LinearRegression, ModeMoments, critical_lr
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
+from .gaussian_mixture import GaussianMixture, MixtureState
+from .single_index import SingleIndex, SingleIndexState, hermite_coefficients, information_exponent
 
 import_public_modules(__name__, __path__)
 
@@ -45,5 +47,7 @@ __all__ = [
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
     "RankOneSensing", "BilinearState", "SymmetricState",
     "DataSetRegression", "ErrorMoments",
+    "SingleIndex", "SingleIndexState", "information_exponent", "hermite_coefficients",
+    "GaussianMixture", "MixtureState",
     "__version__",
 ]
