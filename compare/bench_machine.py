@@ -22,6 +22,8 @@ import numpy as np
 import simulate
 from simulate._simulate import chunk_size, sample_bytes
 
+from . import config
+
 
 def _best(fn: Callable[[], object], repeats: int) -> float:
     jax.block_until_ready(fn())
@@ -88,12 +90,16 @@ def python_loop(curve: Callable, values, count: int = 20) -> float:
 
 COLD_API = """
 import time; start = time.perf_counter()
+import tomllib
 import jax; jax.config.update("jax_enable_x64", True)
 import theory
-from compare import config
 theory.use_compilation_cache()
-job = config.load(None, {family!r})
-theory.predict(job.problem, job.optimizer, **job.horizon, **job.theory).risk.block_until_ready()
+data = tomllib.loads(open({path!r}).read())  # the default config, read without compare/
+problem = theory.problem_class(data["family"]).from_config(theory.Table(data["problem"], "problem"))
+optimizer = theory.optimizer_from_config(theory.Table(data["optimizer"], "optimizer"))
+horizon = {{k: v for k, v in data["horizon"].items()}}
+options = {{k: v for k, v in data.get("theory", {{}}).items()}}
+theory.predict(problem, optimizer, **horizon, **options).risk.block_until_ready()
 print(time.perf_counter() - start)
 """
 
@@ -114,7 +120,8 @@ def cold_start(family: str, runs: int = 2) -> dict:
         env["HILD_CACHE_DIR"] = os.path.join(tmp, "api-cache")
         for _ in range(runs):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", COLD_API.format(family=family)], env=env,
+            path = str(config._default_path(family))
+            subprocess.run([sys.executable, "-c", COLD_API.format(path=path)], env=env,
                            check=True, stdout=subprocess.DEVNULL)
             out["api"].append(time.perf_counter() - start)
     return {"first_seconds": {k: v[0] for k, v in out.items()},
