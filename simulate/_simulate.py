@@ -18,6 +18,7 @@ from theory import record_grid, scan_with_records
 from theory._predict import make_horizon
 
 from ._family import AbstractSimulation, FreshBatch, simulation_of
+from ._sharding import check_shard, run_sharded
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -37,6 +38,7 @@ def simulate(
     dtype: str = "float32",
     save_state: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    shard: str = "seeds",
 ) -> Curve:
     """Run `optimizer` on `seeds` independent finite-d instances of `problem`.
 
@@ -57,7 +59,9 @@ def simulate(
     **Other arguments:** `num_points`, `spacing`, `save_at` (as for predict); `dtype`
     "float32" or "float64" (needs `jax_enable_x64`); `save_state` records every seed's
     measured order parameters (the theory can start from them); `progress(k, total)` called
-    as steps complete.
+    as steps complete; `shard` "seeds" spreads the seeds over every visible device (results
+    bit-identical to one device), "d" splits the weights and samples along d instead (a d
+    too large for one device; docs/scaling-out.md).
 
     **Returns:** a `Curve` whose `risk` has shape `(seeds, T)`; `diverged`, `diverged_step`,
     `diverged_t` per seed.
@@ -72,6 +76,7 @@ def simulate(
     if dtype == "float64" and not jax.config.jax_enable_x64:
         raise ValueError("dtype='float64' needs jax_enable_x64: call "
                          "jax.config.update('jax_enable_x64', True) at start-up")
+    check_shard(shard)
     sim = simulation_of(problem)
     check_optimizer(problem, optimizer)
     d = sim.dimension(problem, d)
@@ -82,9 +87,10 @@ def simulate(
     if isinstance(key, int):
         key = jax.random.key(key)
     keys = jax.random.split(key, seeds)
-    risk, observables, state, diverged, dstep = _run(
-        sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
-        DTYPES[dtype], bool(save_state), progress)
+    # scale-out (simulate/_sharding.py): seeds over the devices, or d with shard="d"
+    risk, observables, state, diverged, dstep = run_sharded(
+        _run, (sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
+               DTYPES[dtype], bool(save_state), progress), shard=shard, d=d)
     metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
                 "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": problem.risk_label(),
                 **problem.metadata(), **sim.metadata(problem, optimizer, d)}
