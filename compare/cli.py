@@ -19,6 +19,7 @@ from theory._io import atomic_write, atomic_write_text
 
 from . import bench as bench_mod
 from . import config as config_mod
+from . import distributed
 from . import tune as tune_mod
 from . import tune_figures
 from .agreement import agreement
@@ -109,6 +110,8 @@ def cmd_run(args) -> int:
             reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
                                       observable=name)
         print(f"agreement: {reports['risk']}")
+    if not distributed.is_writer():  # several processes: process 0 writes
+        return 0
     # everything ran: now write, each file atomically
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -175,6 +178,8 @@ def cmd_tune(args) -> int:
     print(f"simulation of the choice: {_summary('simulation', sim_curve)}")
     print(f"agreement: {report}")
 
+    if not distributed.is_writer():  # several processes: process 0 writes
+        return 0
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     header, rows = result.table()
@@ -259,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--family", default=DEFAULT_FAMILY,
                        help=f"family of the embedded example when no config is given "
                             f"(default: {DEFAULT_FAMILY})")
+        distributed.add_flag(p)
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
     p.add_argument("family", choices=bench_mod.families())
@@ -276,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", True)  # theory runs in float64 (the application's choice)
     args = build_parser().parse_args(argv)
     try:
+        distributed.start(args)
         return args.func(args)
     except ConfigError as err:
         print(f"hild: error: {err}", file=sys.stderr)

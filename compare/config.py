@@ -161,6 +161,12 @@ def _parse_simulation(table: Table | None) -> dict[str, Any]:
         if table.has("d"):
             simulation["d"] = table.integer("d")
         simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
+        if table.has("shard"):  # scale-out: simulate/_sharding.py
+            simulation["shard"] = table.string("shard", simulate.SHARDS)
+        if table.has("seed_block"):
+            simulation["seed_block"] = table.integer("seed_block")
+            if simulation["seed_block"] < 1:
+                table.fail("seed_block", f"must be an integer >= 1 (got {simulation['seed_block']})")
         if table.has("save_state"):
             simulation["save_state"] = table.raw("save_state")
             if not isinstance(simulation["save_state"], bool):

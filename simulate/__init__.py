@@ -9,9 +9,10 @@ module is all a new family needs here.
 from theory._discover import import_public_modules
 
 from ._family import SIMULATIONS, AbstractSimulation, FreshBatch, Instance, simulation_of
+from ._sharding import SHARDS
 from ._simulate import DTYPES, simulate
 
 import_public_modules(__name__, __path__)
 
-__all__ = ["simulate", "DTYPES", "AbstractSimulation", "Instance", "FreshBatch",
+__all__ = ["simulate", "DTYPES", "SHARDS", "AbstractSimulation", "Instance", "FreshBatch",
            "simulation_of", "SIMULATIONS"]

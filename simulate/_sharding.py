@@ -29,15 +29,21 @@ from ._family import AbstractSimulation, Instance
 SHARDS = ("seeds", "d")
 
 
-def check_shard(shard: str) -> None:
+def check_shard(shard: str, seed_block: int | None) -> None:
     if shard not in SHARDS:
         raise ValueError(f"shard must be one of {', '.join(SHARDS)} (got {shard!r})")
+    if seed_block is not None and (isinstance(seed_block, bool) or not isinstance(seed_block, int)
+                                   or seed_block < 1):
+        raise ValueError(f"seed_block must be an integer >= 1 or None (got {seed_block!r})")
+    if seed_block is not None and shard != "seeds":
+        raise ValueError("seed_block applies to shard='seeds' only")
 
 
-def run_sharded(run: Callable, args: tuple, *, shard: str, d: int):
-    """`run(sim, problem, optimizer, keys, ...)` with the seeds' keys or d over the devices."""
+def run_sharded(run: Callable, args: tuple, *, shard: str, d: int, block: int | None = None):
+    """`run(sim, problem, optimizer, keys, ...)` with the seeds' keys (in blocks of `block`)
+    or d over the devices."""
     if shard == "seeds":
-        return over_devices(run, args, batch=3)
+        return over_devices(run, args, batch=3, block=block)
     the_mesh = mesh()
     n = the_mesh.size
     if jax.process_count() > 1:

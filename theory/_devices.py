@@ -55,19 +55,24 @@ def mesh(axis: str = AXIS) -> Mesh:
     return Mesh(np.array(devices()), (axis,))
 
 
-def over_devices(fn: Callable, args: tuple, *, batch: int = 0):
+def over_devices(fn: Callable, args: tuple, *, batch: int = 0, block: int | None = None):
     """`fn(*args)`, with `args[batch]` split along its leading axis over `devices()`.
 
     `fn` must map a batch to outputs whose leaves all lead with the batch axis, and treat
-    the elements independently (a `vmap`). On one device this is exactly `fn(*args)`.
+    the elements independently (a `vmap`). With `block`, every device runs `fn` on blocks
+    of exactly `block` elements in sequence (`lax.map`): the same compiled program for
+    every element whatever the device count, hence bit-identical results (XLA may round a
+    vmap of another width differently, by an ulp). On one device without `block` this is
+    exactly `fn(*args)`.
     """
     args = tuple(args)
     items = args[batch]
     chosen = devices()
-    if len(chosen) == 1 and jax.process_count() == 1:
+    if len(chosen) == 1 and jax.process_count() == 1 and block is None:
         return fn(*args)
     size = jax.tree.leaves(items)[0].shape[0]
-    padded_size = -(-size // len(chosen)) * len(chosen)
+    multiple = len(chosen) * (block or 1)
+    padded_size = -(-size // multiple) * multiple
     raw, impls = _key_data(items)
     raw = jax.tree.map(lambda x: _pad(np.asarray(x), padded_size), raw)
     the_mesh = Mesh(np.array(chosen), (AXIS,))
@@ -77,20 +82,26 @@ def over_devices(fn: Callable, args: tuple, *, batch: int = 0):
         replicated = NamedSharding(the_mesh, P())
         rest = jax.tree.map(lambda x: _global(np.asarray(x), replicated) if eqx.is_array(x) else x,
                             rest)
-    out = _sharded(fn, the_mesh, batch, impls, raw, rest)
+    out = _sharded(fn, the_mesh, batch, block, impls, raw, rest)
     if jax.process_count() > 1:
         out = jax.tree.map(jnp.asarray, multihost_utils.process_allgather(out, tiled=True))
     return jax.tree.map(lambda x: x[:size], out)
 
 
 @eqx.filter_jit
-def _sharded(fn, the_mesh, batch, impls, raw, rest):
+def _sharded(fn, the_mesh, batch, block, impls, raw, rest):
     dynamic, static = eqx.partition(rest, eqx.is_array)
 
-    def local(raw, dynamic):
-        items = _wrap_keys(raw, impls)
+    def call(raw, dynamic):
         others = list(eqx.combine(dynamic, static))
-        return fn(*others[:batch], items, *others[batch:])
+        return fn(*others[:batch], _wrap_keys(raw, impls), *others[batch:])
+
+    def local(raw, dynamic):
+        if block is None:
+            return call(raw, dynamic)
+        blocks = jax.tree.map(lambda x: x.reshape(-1, block, *x.shape[1:]), raw)
+        out = jax.lax.map(lambda b: call(b, dynamic), blocks)
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), out)
 
     return jax.shard_map(local, mesh=the_mesh, in_specs=(P(AXIS), P()), out_specs=P(AXIS),
                          check_vma=False)(raw, dynamic)
