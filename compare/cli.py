@@ -18,6 +18,7 @@ from theory import DEFAULT_FAMILY, ConfigError, Curve, predict
 from theory._io import atomic_write, atomic_write_text
 
 from . import bench as bench_mod
+from . import bench_devices
 from . import config as config_mod
 from . import distributed
 from . import tune as tune_mod
@@ -226,6 +227,8 @@ def cmd_bench(args) -> int:
     if "chunked_grid_seconds" in g:
         print(f"  in chunks of {bench_mod.SWEEP_CHUNK}: {g['chunked_grid_seconds']:.3f} s = "
               f"{g['chunked_grid_over_one_curve']:.0f} x one curve")
+    for line in bench_devices.report_lines(result["devices"]):  # scale-out
+        print(line)
     if args.output:
         path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
         print(f"wrote {path}")
