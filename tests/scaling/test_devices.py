@@ -12,10 +12,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 import simulate
 import theory as th
+from compare import config as config_mod
 from compare import tune
+from theory import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = 5  # does not divide by 4 devices: padded to 8, the padding must not show
@@ -78,6 +81,21 @@ def test_four_devices_match_one_device(tmp_path):
                                        err_msg=name)
         else:
             np.testing.assert_array_equal(four[name], one[name], err_msg=name)
+
+
+def test_shard_options_are_checked():
+    linreg, _ = _problems()
+    for options, message in (({"shard": "rows"}, "shard must be one of seeds, d"),
+                             ({"seed_block": 0}, "seed_block must be an integer >= 1"),
+                             ({"shard": "d", "seed_block": 2}, "seed_block applies to shard='seeds'")):
+        with pytest.raises(ValueError, match=message):
+            simulate.simulate(linreg, th.SGD(0.5), t=1.0, seeds=2, key=0, **options)
+    cfg = {"family": "linreg", "problem": {"spectrum": {"kind": "power_law", "d": 8, "alpha": 1.5}},
+           "optimizer": {"lr": 0.5}, "horizon": {"t": 1.0}}
+    job = config_mod.parse(dict(cfg, simulation={"shard": "d", "seed_block": 3}))
+    assert job.simulation["shard"] == "d" and job.simulation["seed_block"] == 3
+    with pytest.raises(ConfigError, match="simulation.shard: must be one of seeds, d"):
+        config_mod.parse(dict(cfg, simulation={"shard": "rows"}))
 
 
 if __name__ == "__main__":
