@@ -20,6 +20,7 @@ from theory import BenchCase
 
 from . import bench_machine as machine
 from . import config
+from .bench_devices import device_scaling
 from .tune import with_values
 
 SWEEP_CHUNK = 50  # candidates per vmapped block in the chunked sweep (keeps d-sized states in cache)
@@ -134,6 +135,7 @@ def bench(family: str, quick: bool = False, progress: Callable[[str], None] | No
     return {
         "family": family,
         "grid": grid,
+        "devices": device_scaling(case, say),  # scale-out: compare/bench_devices.py
         "machine": {"platform": platform.platform(), "devices": [str(x) for x in jax.devices()],
                     "jax": jax.__version__},
         "setting": {"problem": problem.describe(), "optimizer": opt.describe(),

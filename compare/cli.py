@@ -20,8 +20,9 @@ from theory import DEFAULT_FAMILY, ConfigError, Curve, predict, use_compilation_
 from theory._io import atomic_write, atomic_write_text
 
 from . import bench as bench_mod
+from . import bench_devices
 from . import config as config_mod
-from . import output, tune_figures
+from . import distributed, output, tune_figures
 from . import tune as tune_mod
 from .agreement import agreement
 from .output import OutputFolder
@@ -143,6 +144,8 @@ def cmd_run(args) -> int:
             reports[f"method:{method}"] = agreement(curve, sim_curve,
                                                     checkpoints=AGREEMENT_CHECKPOINTS)
             print(f"agreement ({method}): {reports[f'method:{method}']}")
+    if not distributed.is_writer():  # several processes: process 0 writes
+        return 0
     with _staged(out) as folder:  # everything ran: now write the set
         if theory_curve is not None:
             theory_curve.save(folder / "theory")
@@ -233,6 +236,8 @@ def cmd_tune(args) -> int:
     print(f"simulation of the choice: {_summary('simulation', sim_curve)}")
     print(f"agreement: {report}")
 
+    if not distributed.is_writer():  # several processes: process 0 writes
+        return 0
     with _staged(out) as folder:
         _write_tune_outputs(folder, job, result, report, start, horizon, theory_curve, sim_curve)
     return 0
@@ -287,6 +292,8 @@ def cmd_bench(args) -> int:
         print(f"  in chunks of {bench_mod.SWEEP_CHUNK}: {g['chunked_grid_seconds']:.3f} s = "
               f"{g['chunked_grid_over_one_curve']:.0f} x one curve")
     print(_bench_references(result))
+    for line in bench_devices.report_lines(result["devices"]):  # scale-out
+        print(line)
     if args.output:
         path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
         print(f"wrote {path}")
@@ -355,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--family", default=DEFAULT_FAMILY,
                        help=f"family of the embedded example when no config is given "
                             f"(default: {DEFAULT_FAMILY})")
+        distributed.add_flag(p)
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
     p.add_argument("family", choices=bench_mod.families())
@@ -376,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_cache:
         use_compilation_cache()
     try:
+        distributed.start(args)
         return args.func(args)
     except ConfigError as err:
         print(f"hild: error: {err}", file=sys.stderr)

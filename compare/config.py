@@ -205,6 +205,10 @@ def _parse_simulation(table: Table | None) -> dict[str, Any]:
         simulation["dtype"] = table.string("dtype", tuple(simulate.DTYPES), "float32")
         if table.has("prng"):
             simulation["prng"] = table.string("prng", simulate.PRNGS)
+        if table.has("shard"):  # scale-out: simulate/_sharding.py
+            simulation["shard"] = table.string("shard", simulate.SHARDS)
+        if table.has("seed_block"):
+            simulation["seed_block"] = table.integer("seed_block", low=1, high=2**31 - 1)
         if table.has("save_state"):
             simulation["save_state"] = table.raw("save_state")
             if not isinstance(simulation["save_state"], bool):

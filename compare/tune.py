@@ -23,6 +23,7 @@ import optax
 import simulate
 import theory as th
 from theory import AbstractOptimizer, AbstractProblem, Curve
+from theory._devices import over_devices
 
 OBJECTIVES = ("final", "samples_to_target", "auc")
 ENGINES = ("grid", "random", "gradient")
@@ -214,13 +215,9 @@ def _evaluate_block(problem, optimizer, rows, size, budget, objective, target, n
 
     if not rows:
         return np.repeat(np.asarray(one({}))[:, None], size, axis=1)
-    if chunk is None or chunk >= size:
-        return np.asarray(jax.jit(jax.vmap(one))(rows)).T
-    blocks = -(-size // chunk)
-    padded = {p: jnp.concatenate([v, jnp.repeat(v[-1:], blocks * chunk - size)]).reshape(blocks, chunk)
-              for p, v in rows.items()}
-    out = jax.jit(lambda c: jax.lax.map(jax.vmap(one), c))(padded)
-    return np.asarray(out).reshape(-1, 2)[:size].T
+    # scale-out (theory/_devices.py): candidates over the devices, in blocks of `chunk`
+    block = chunk if chunk is not None and chunk < size else None
+    return np.asarray(over_devices(jax.jit(jax.vmap(one)), (rows,), block=block)).T
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,10 +9,11 @@ module is all a new family needs here.
 from theory._discover import import_public_modules
 
 from ._family import SIMULATIONS, AbstractSimulation, FreshBatch, Instance, simulation_of
+from ._sharding import SHARDS
 from ._simulate import DTYPES, PRNGS, initial_states, plan_simulation, simulate
 
 import_public_modules(__name__, __path__)
 
-__all__ = ["simulate", "plan_simulation", "initial_states", "DTYPES", "PRNGS",
+__all__ = ["simulate", "plan_simulation", "initial_states", "DTYPES", "PRNGS", "SHARDS",
            "AbstractSimulation", "Instance", "FreshBatch",
            "simulation_of", "SIMULATIONS"]

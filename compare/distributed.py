@@ -1,0 +1,35 @@
+"""`--distributed` for the run commands: join a multi-process JAX run; process 0 writes.
+
+Each process runs the same command; `theory._devices.initialize_distributed` reads the
+standard environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID, or what JAX
+detects under SLURM / Open MPI), the seeds and candidates are split over every process's
+devices, every process gathers the results, and only process 0 writes the output folder.
+docs/scaling-out.md has a SLURM example.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from theory import ConfigError
+from theory._devices import initialize_distributed, is_writer
+
+__all__ = ["add_flag", "is_writer", "start"]
+
+
+def add_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distributed", action="store_true",
+                        help="join a multi-process run (jax.distributed, configured from the "
+                             "environment: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "
+                             "JAX_PROCESS_ID, or SLURM); process 0 writes the outputs")
+
+
+def start(args: argparse.Namespace) -> None:
+    """Initialise jax.distributed if `--distributed` was given (a bad environment: ConfigError)."""
+    if not getattr(args, "distributed", False):
+        return
+    try:
+        index, count = initialize_distributed()
+    except (ValueError, RuntimeError) as err:
+        raise ConfigError(f"--distributed: {err}") from None
+    print(f"process {index} of {count}")
