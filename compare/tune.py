@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Any
 from collections.abc import Callable, Mapping
 
 import equinox as eqx
