@@ -17,7 +17,8 @@ from ._predict import Horizon, make_horizon, predict
 from ._record import (Grid, divergence_threshold, record_grid, record_steps, record_times,
                       scan_with_records)
 from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
-from .linreg import LinearRegression, ModeMoments, critical_lr
+from .accelerated import ASGD, Averaged, Nesterov
+from .linreg import LinearRegression, ModeMoments, critical_lr, critical_rate
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
 
@@ -33,13 +34,13 @@ __all__ = [
     "families", "problem_class", "check_optimizer", "DEFAULT_FAMILY",
     "check_range", "check_integer", "check_vector", "checked",
     # optimizers, schedules, configs
-    "AbstractOptimizer", "SGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
+    "AbstractOptimizer", "SGD", "Nesterov", "ASGD", "Averaged", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
     "ConfigError", "Table", "schedules", "spectra",
     # shared machinery
     "Grid", "record_grid", "record_steps", "record_times", "scan_with_records",
     "divergence_threshold",
     # families
-    "LinearRegression", "ModeMoments", "critical_lr",
+    "LinearRegression", "ModeMoments", "critical_lr", "critical_rate",
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
     "RankOneSensing", "BilinearState", "SymmetricState",
     "__version__",

@@ -105,6 +105,11 @@ class AbstractOptimizer(eqx.Module):
         """One step on a fresh `batch`: (new params, new state)."""
         raise NotImplementedError
 
+    def evaluated(self, params, state) -> Any:
+        """The parameters whose risk is recorded (default `params`; an averaged method's
+        running mean)."""
+        return params
+
 
 class SGD(AbstractOptimizer):
     r"""Online mini-batch SGD with heavy-ball momentum (docs/theory.md, Conventions).
