@@ -81,7 +81,7 @@ def step(M: Array, method: LinearMethod, lam: Array, batch, noise_var) -> Array:
     P = method.A[None] + lam[:, None, None] * jnp.outer(method.n, method.q)[None]
     qMq = jnp.einsum("i,kij,j->k", method.q, M, method.q)
     var = (lam**2 * qMq + lam * jnp.sum(lam * qMq) + noise_var * lam) / batch
-    return jnp.einsum("kij,kjl,kml->kim", P, M, P) + var[:, None, None] * jnp.outer(method.n, method.n)
+    return jnp.einsum("kij,kjl,kml->kim", P, M, P) + var[:, None, None] * jnp.outer(method.n, method.n)[None]
 
 
 def recorded(M: Array, method: LinearMethod) -> Array:
