@@ -115,11 +115,12 @@ def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, cloc
 
     def step(carry, k, sample):
         params, opt_state = carry
-        return optimizer.update(params, opt_state, FreshBatch(sim, problem, fixed, sample), clock)
+        return optimizer.update(params, opt_state, FreshBatch(sim, problem, fixed, sample, d), clock)
 
     def observe(carry):
         obs = sim.observe(problem, fixed, optimizer.evaluated(*carry))
-        return obs.risk, (obs.observables, obs.state if save_state else None)
+        observables = {**obs.observables, **optimizer.observables(carry[1])}
+        return obs.risk, (observables, obs.state if save_state else None)
 
     carry = (params, optimizer.init(params, clock))
     threshold = divergence_threshold(observe(carry)[0], problem.divergence_floor())

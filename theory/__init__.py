@@ -18,6 +18,7 @@ from ._record import (Grid, divergence_threshold, record_grid, record_steps, rec
                       scan_with_records)
 from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
 from .accelerated import ASGD, Averaged, Nesterov
+from .adaptive import AdaptiveSGD
 from .linreg import LinearRegression, ModeMoments, critical_lr, critical_rate
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
@@ -34,7 +35,7 @@ __all__ = [
     "families", "problem_class", "check_optimizer", "DEFAULT_FAMILY",
     "check_range", "check_integer", "check_vector", "checked",
     # optimizers, schedules, configs
-    "AbstractOptimizer", "SGD", "Nesterov", "ASGD", "Averaged", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
+    "AbstractOptimizer", "SGD", "Nesterov", "ASGD", "Averaged", "AdaptiveSGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
     "ConfigError", "Table", "schedules", "spectra",
     # shared machinery
     "Grid", "record_grid", "record_steps", "record_times", "scan_with_records",

@@ -27,6 +27,7 @@ from ._checks import check_range, check_vector, is_concrete
 from ._config import Table, read_call
 from ._family import ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock
 from .accelerated import ASGD, Averaged, Nesterov
+from .adaptive import AdaptiveSGD
 from .optim import SGD
 
 LINEAR_METHODS = (SGD, Nesterov, ASGD)
@@ -53,7 +54,8 @@ class LinearRegression(AbstractProblem):
     """
 
     family = "linreg"
-    optimizers = (SGD, Nesterov, ASGD, Averaged)
+    optimizers = (SGD, Nesterov, ASGD, Averaged, AdaptiveSGD)
+    observable_labels = {"lr": "learning rate η_k"}
     methods = {"recursion": "recursion", "ode": "ode"}
     ode_tolerances = (1e-8, 1e-12, 1_000_000)
     spectrum: Array
@@ -133,6 +135,10 @@ class LinearRegression(AbstractProblem):
             raise TypeError(f"LinearRegression (linreg) averages "
                             f"{' or '.join(c.__name__ for c in LINEAR_METHODS)} "
                             f"(got Averaged.base = {type(optimizer.base).__name__})")
+        if isinstance(optimizer, AdaptiveSGD):
+            if method != "recursion":
+                raise ValueError("AdaptiveSGD on linreg has the method 'recursion' only")
+            return _adaptive_recursion(self, optimizer, state)
         if method == "ode":
             if not isinstance(optimizer, (SGD, Nesterov)):
                 raise ValueError(f"method 'ode' covers SGD and Nesterov; use method 'recursion' "
@@ -146,7 +152,7 @@ class LinearRegression(AbstractProblem):
         """The largest stable constant lr at the optimizer's other settings: `critical_lr`
         for plain SGD, `critical_rate` for momentum, Nesterov and ASGD (None for a schedule,
         traced settings or averaging)."""
-        if isinstance(optimizer, Averaged) or not all(
+        if isinstance(optimizer, (Averaged, AdaptiveSGD)) or not all(
                 is_concrete(x) for x in jax.tree.leaves(eqx.filter(optimizer, eqx.is_array))):
             return None
         if isinstance(optimizer, SGD) and float(optimizer.momentum) == 0.0:
@@ -311,6 +317,49 @@ def _block_recursion(problem: LinearRegression, optimizer, state: ModeMoments) -
 
     return Recursion(lm.initial_moments(output, state.a), step, observe,
                      problem.divergence_floor(), "exact recursion")
+
+
+def adaptive_rate(problem: LinearRegression, optimizer: AdaptiveSGD, a: Array, acc: Array):
+    r"""(rate, new accumulator) of an adaptive rule at per-mode moments `a`: its
+    high-dimensional deterministic value (docs/theory.md, Least squares: adaptive rates),
+    with $S_p = \sum_i\lambda_i^p a_i$, $T_p = \sum_i\lambda_i^p$ and
+    $E\|G\|^2 = (1 + 1/B)S_2 + (T_1/B)(S_1 + \sigma^2)$."""
+    lam, d = problem.spectrum, problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    noise_var = problem.noise**2
+    eta = optimizer.checked_lr()
+    s1, s2, s3 = (jnp.sum(lam**p * a) for p in (1, 2, 3))
+    grad2 = (1 + 1 / batch) * s2 + jnp.sum(lam) / batch * (s1 + noise_var)
+    if optimizer.rule == "adagrad_norm":
+        acc = acc + batch * grad2 / d**2
+        return eta / jnp.sqrt(acc), acc
+    if optimizer.rule == "line_search":
+        curvature = (1 + 1 / batch) * s3 + jnp.sum(lam**2) / batch * (s1 + noise_var)
+        return eta * d * s2 / curvature, acc
+    return eta * d * 0.5 * (s1 + noise_var) / grad2, acc
+
+
+def _adaptive_recursion(problem: LinearRegression, optimizer: AdaptiveSGD,
+                        state: ModeMoments) -> Recursion:
+    """The SGD recursion of `_recursion` (β = 0) at the deterministic rate `adaptive_rate`."""
+    lam, d = problem.spectrum, problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    noise_var = problem.noise**2
+
+    def step(carry, k):
+        a, acc, _ = carry
+        rate, acc = adaptive_rate(problem, optimizer, a, acc)
+        gamma = rate / d
+        a = ((1 - gamma * lam) ** 2 * a
+             + (gamma**2 / batch) * (lam**2 * a + lam * jnp.sum(lam * a) + noise_var * lam))
+        return a, acc, rate
+
+    def observe(carry):
+        a, _, rate = carry
+        return Observation(problem.risk(a), {"lr": rate}, ModeMoments(a))
+
+    init = (state.a, optimizer.b0**2 * jnp.ones_like(lam[0]), optimizer.initial_rate())
+    return Recursion(init, step, observe, problem.divergence_floor(), "deterministic rate")
 
 
 def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
