@@ -113,14 +113,13 @@ def momentum_vs_rescaled() -> None:
         eta_eff = frac * float(th.critical_lr(problem, batch))
         for opt, style, name in ((th.SGD(eta_eff * (1 - beta), batch=batch, momentum=beta), "-", "heavy ball"),
                                  (th.SGD(eta_eff, batch=batch), ":", "SGD η/(1-β)")):
-            curve = th.predict(problem, opt, t=budget, num_points=30, spacing="log")
-            sim = simulate.simulate(problem, opt, t=budget, num_points=30, spacing="log", seeds=100,
+            curve = th.predict(problem, opt, t=budget, num_points=30)
+            sim = simulate.simulate(problem, opt, t=budget, num_points=30, seeds=100,
                                     key=i, save_state=False)
             color = f"C{2 * i + (name != 'heavy ball')}"
             bx.plot(curve.t, curve.risk, style, color=color,
                     label=f"{name}: B={batch}, η_eff={frac:g} η_c")
             bx.errorbar(sim.t, sim.mean(), sim.stderr(), fmt="o", ms=2.5, color=color)
-    bx.set_xscale("log")
     bx.set_yscale("log")
     bx.set_xlabel("t = samples/d")
     bx.set_ylabel("risk")
@@ -130,7 +129,37 @@ def momentum_vs_rescaled() -> None:
     _save(fig, "momentum_vs_rescaled.png")
 
 
+def critical_batch() -> None:
+    """Steps against samples to reach a target risk, the rate tuned per batch (theory)."""
+    spec = th.spectra.power_law(200, 1.5)
+    problem = th.LinearRegression(spec, th.spectra.power_law_teacher(spec, 1.2), noise=0.1)
+    batches = 2 ** np.arange(0, 11)
+    fig = Figure(figsize=(6.4, 4.6), dpi=150, layout="constrained")
+    ax = fig.add_subplot()
+    for i, target in enumerate((0.05, 0.02)):
+        res = tune.critical_batch(problem, th.SGD(1.0), batches, np.geomspace(0.05, 400, 60),
+                                  target, budget=40.0 + 2.0 * batches)
+        print(f"target {target}: knee B = {res.knee:.1f}; samples/d {np.round(res.samples, 2)}; "
+              f"steps {res.steps}; best lr {np.round(res.lrs, 3)}")
+        e = res.samples * problem.d
+        ax.plot(e, res.steps, "o-", color=f"C{i}", label=f"risk {target}: knee B ≈ {res.knee:.0f}")
+        for b, x, y in zip(res.batches, e, res.steps):
+            if b in (1, 16, 256, 1024):
+                ax.annotate(f"B={b}", (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        e_min, s_min = np.min(e), np.min(res.steps)
+        grid = np.geomspace(e_min * 1.001, np.max(e) * 1.5, 200)
+        ax.plot(grid, s_min * (1 + 1 / (grid / e_min - 1)), ":", color=f"C{i}", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("samples to reach the target risk")
+    ax.set_ylabel("steps to reach it")
+    ax.set_title(f"{problem.describe()}\nSGD, lr tuned per batch from theory; dotted: "
+                 "(S/S_min - 1)(E/E_min - 1) = 1", fontsize=8)
+    ax.legend(fontsize=8)
+    _save(fig, "critical_batch.png")
+
+
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or ["acceleration", "momentum_vs_rescaled"]
+    chosen = sys.argv[1:] or ["acceleration", "momentum_vs_rescaled", "critical_batch"]
     for name in chosen:
         globals()[name]()
