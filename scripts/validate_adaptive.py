@@ -17,7 +17,7 @@ jax.config.update("jax_enable_x64", True)
 RULES = [th.AdaptiveSGD("adagrad_norm", 2.0, batch=4, b0=0.5), th.AdaptiveSGD("line_search", 1.0, batch=4),
          th.AdaptiveSGD("polyak", 0.5, batch=4)]
 DIMS = (250, 500, 1000, 2000)
-SEEDS = 200
+SEEDS = 64
 
 
 def main():
@@ -25,8 +25,8 @@ def main():
         gaps = {"risk": [], "lr": []}
         for d in DIMS:
             problem = th.LinearRegression(th.spectra.marchenko_pastur(d, 0.5), noise=0.3)
-            curve = th.predict(problem, opt, t=4.0, num_points=9)
-            sim = simulate.simulate(problem, opt, t=4.0, num_points=9, seeds=SEEDS, key=9,
+            curve = th.predict(problem, opt, t=2.0, num_points=5)
+            sim = simulate.simulate(problem, opt, t=2.0, num_points=5, seeds=SEEDS, key=9,
                                     dtype="float64", save_state=False)
             parts = []
             for name, theory_values, values in (("risk", curve.risk, sim.risk),

@@ -17,8 +17,15 @@ import jax.numpy as jnp
 from . import schedules
 from ._checks import check_integer, check_range, checked, is_concrete
 from ._config import Table
-from .optim import (AbstractOptimizer, _batch_converter, _describe_lr, _float_converter,
-                    _lr_converter, _lr_to_config, optimizer_from_config)
+from .optim import (
+    AbstractOptimizer,
+    _batch_converter,
+    _describe_lr,
+    _float_converter,
+    _lr_converter,
+    _lr_to_config,
+    optimizer_from_config,
+)
 
 
 class _Stepped(AbstractOptimizer):
