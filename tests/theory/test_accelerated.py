@@ -66,11 +66,11 @@ def test_stability_gain_matches_critical_lr_and_bounds_nesterov():
 
 
 def test_nesterov_ode_is_the_small_step_limit():
-    problem = th.LinearRegression(th.spectra.isotropic(1000))
+    problem = th.LinearRegression(th.spectra.isotropic(500))
     opt = th.Nesterov(0.2, batch=1, momentum=0.5)
     rec = th.predict(problem, opt, t=3.0, num_points=4)
     ode = th.predict(problem, opt, t=3.0, num_points=4, method="ode")
-    np.testing.assert_allclose(ode.risk, rec.risk, rtol=2e-3)
+    np.testing.assert_allclose(ode.risk, rec.risk, rtol=4e-3)  # O(1/d)
 
 
 SETTINGS = [  # each averaged run checks its base's moments too (the mean is built from them)
