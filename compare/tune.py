@@ -412,3 +412,49 @@ def validate(problem: AbstractProblem, chosen: AbstractOptimizer, grid_optimizer
     finite = np.where(np.isfinite(risks), risks, np.inf)
     rank = 1 + int(np.sum(finite < chosen_risk))
     return Validation(chosen_risk, chosen_se, risks, ses, rank, chosen_risk / float(np.min(finite)))
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalBatch:
+    """Samples and steps to reach a target risk against the batch size, the rate tuned per
+    batch from theory. `knee` = d · E_min / S_min, the critical batch of McCandlish, Kaplan,
+    Amodei et al., "An empirical model of large-batch training" (arXiv 1812.06162): below
+    it, doubling B halves the steps at nearly equal samples (perfect scaling); above it,
+    it buys few steps for many more samples (diminishing returns)."""
+
+    batches: np.ndarray
+    samples: np.ndarray
+    """t = samples/d to reach the target (inf where no rate reaches it)."""
+    steps: np.ndarray
+    lrs: np.ndarray
+    """The best rate at each batch."""
+    knee: float
+    target: float
+
+
+def critical_batch(problem: AbstractProblem, optimizer: AbstractOptimizer, batches, lrs,
+                   target: float, budget, *, num_points: int = 400, rate: str = "lr",
+                   **options) -> CriticalBatch:
+    """For each batch in `batches`, the fewest samples (t = samples/d) to reach risk
+    `target` within `budget` (a number, or one per batch) over the rates `lrs` (one vmapped
+    `predict` per batch, log spacing of `num_points`), its steps, and the knee (see
+    `CriticalBatch`)."""
+    batches = [int(b) for b in batches]
+    budgets = np.broadcast_to(np.asarray(budget, dtype=float), (len(batches),))
+    samples, steps, best = [], [], []
+    for batch, budget in zip(batches, budgets):
+        base = _concrete(with_values(optimizer, {"batch": batch}))
+        values, _ = evaluate_with_tiebreak(problem, base, {rate: np.asarray(lrs)}, float(budget),
+                                           objective="samples_to_target", target=target,
+                                           num_points=num_points, spacing="log", **options)
+        i = int(np.argmin(values))
+        clock = problem.clock(base)
+        samples.append(float(values[i]))
+        steps.append(clock.steps_for(values[i]) if np.isfinite(values[i]) else np.inf)
+        best.append(float(np.asarray(lrs)[i]))
+    samples, steps = np.asarray(samples), np.asarray(steps, dtype=float)
+    if not np.isfinite(samples).any():
+        raise ValueError("critical_batch: no batch reaches the target; raise the budget")
+    d = problem.clock(optimizer).d
+    knee = d * float(np.nanmin(samples)) / float(np.nanmin(steps))
+    return CriticalBatch(np.asarray(batches), samples, steps, np.asarray(best), knee, float(target))

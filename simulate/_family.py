@@ -65,6 +65,15 @@ class AbstractSimulation(eqx.Module):
         parametrisation (an SGD step subtracts lr × this)."""
         raise TypeError(f"{type(problem).__name__} has no stochastic gradient in simulate/")
 
+    def loss(self, problem, fixed, params, sample):
+        """The mean training loss over the samples (for loss-based adaptive rates)."""
+        raise TypeError(f"{type(problem).__name__} has no batch loss in simulate/")
+
+    def line_search_oracle(self, problem, fixed, params, sample):
+        """(slope, curvature) at s = 0 of s -> E over a fresh batch like `sample` of the
+        population risk after the step params - s × gradient (an idealized line search)."""
+        raise TypeError(f"{type(problem).__name__} has no line-search oracle in simulate/")
+
     def linearize(self, problem, fixed, params, sample) -> LeastSquaresBatch:
         """The samples' residuals and their Jacobian at `params` (for prox-linear steps)."""
         raise TypeError(f"{type(problem).__name__} has no linearised residuals in simulate/")
@@ -84,16 +93,27 @@ def simulation_of(problem: AbstractProblem) -> AbstractSimulation:
 
 
 class FreshBatch(NamedTuple):
-    """The fresh samples of one step: an optimizer asks them for what it needs
-    (`gradient(params)` or `linearize(params)`)."""
+    """The fresh samples of one step at dimension `d`: an optimizer asks them for what it
+    needs (`gradient(params)`, `linearize(params)`, the batch's mean `loss(params)`, or the
+    population `risk(params)` of any parameters, e.g. along a line)."""
 
     simulation: AbstractSimulation
     problem: Any
     fixed: Any
     sample: Any
+    d: int = 0
 
     def gradient(self, params) -> dict:
         return self.simulation.gradient(self.problem, self.fixed, params, self.sample)
+
+    def loss(self, params):
+        return self.simulation.loss(self.problem, self.fixed, params, self.sample)
+
+    def risk(self, params):
+        return self.simulation.observe(self.problem, self.fixed, params).risk
+
+    def line_search_oracle(self, params):
+        return self.simulation.line_search_oracle(self.problem, self.fixed, params, self.sample)
 
     def linearize(self, params) -> LeastSquaresBatch:
         return self.simulation.linearize(self.problem, self.fixed, params, self.sample)

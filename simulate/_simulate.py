@@ -201,15 +201,17 @@ def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, cloc
 
     def step(carry, k, sample):
         params, opt_state = carry
-        return optimizer.update(params, opt_state, FreshBatch(sim, problem, fixed, sample), clock)
+        return optimizer.update(params, opt_state, FreshBatch(sim, problem, fixed, sample, d), clock)
 
     def observe(carry):
-        obs = sim.observe(problem, fixed, carry[0])
-        return obs.risk, (obs.observables, obs.state if save_state else None)
+        obs = sim.observe(problem, fixed, optimizer.evaluated(*carry))
+        observables = {**obs.observables, **optimizer.observables(carry[1])}
+        return obs.risk, (observables, obs.state if save_state else None)
 
-    threshold = divergence_threshold(observe((params, None))[0], problem.divergence_floor())
+    carry = (params, optimizer.init(params, clock))
+    threshold = divergence_threshold(observe(carry)[0], problem.divergence_floor())
     report = None if progress is None else (lambda k: progress(int(k), num_steps))
-    return scan_with_records(step, observe, (params, optimizer.init(params, clock)), num_steps,
+    return scan_with_records(step, observe, carry, num_steps,
                              steps, threshold, progress=report,
                              report_every=max(1, num_steps // 100), inputs=draw, chunk=chunk,
                              observe_every_step=False)

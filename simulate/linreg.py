@@ -42,6 +42,22 @@ class LinearRegressionSimulation(AbstractSimulation):
         batch, d = x.shape
         return {"weights": x.T @ (x @ params["weights"] - y) / (batch * d)}
 
+    def loss(self, problem, fixed, params, sample):
+        """The batch's mean squared loss ½ mean (θ·x - y)²."""
+        x, y = sample
+        return 0.5 * jnp.mean((x @ params["weights"] - y) ** 2)
+
+    def line_search_oracle(self, problem, fixed, params, sample):
+        r"""With $e = \theta - \theta^*$ and $\hat g = G/d$: slope $e^\top\Sigma^2 e/d$,
+        curvature $[(1 + 1/B)e^\top\Sigma^3e + \mathrm{tr}(\Sigma^2)(e^\top\Sigma e +
+        \sigma^2)/B]/d^2$ (Gaussian fourth moments; docs/theory.md, adaptive rates)."""
+        sqrt_lam, teacher, noise = fixed
+        batch, d = sample[0].shape
+        lam, e = sqrt_lam**2, params["weights"] - teacher
+        s1, s2, s3 = (jnp.sum(lam**p * e**2) for p in (1, 2, 3))
+        curvature = (1 + 1 / batch) * s3 + jnp.sum(lam**2) * (s1 + noise**2) / batch
+        return s2 / d, curvature / d**2
+
     def observe(self, problem, fixed, params) -> Observation:
         sqrt_lam, teacher, _ = fixed
         err2 = (params["weights"] - teacher) ** 2

@@ -18,8 +18,10 @@ from ._predict import Horizon, make_horizon, predict
 from ._record import (Grid, divergence_threshold, record_grid, record_steps, record_times,
                       scan_with_records)
 from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
+from .accelerated import ASGD, Averaged, Nesterov
+from .adaptive import AdaptiveSGD
 from .dataset import DataSetRegression, ErrorMoments
-from .linreg import LinearRegression, ModeMoments, critical_lr
+from .linreg import LinearRegression, ModeMoments, critical_lr, critical_rate
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
 from .gaussian_mixture import GaussianMixture, MixtureState
@@ -37,13 +39,13 @@ __all__ = [
     "families", "problem_class", "check_optimizer", "DEFAULT_FAMILY",
     "check_range", "check_integer", "check_vector", "checked",
     # optimizers, schedules, configs
-    "AbstractOptimizer", "SGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
+    "AbstractOptimizer", "SGD", "Nesterov", "ASGD", "Averaged", "AdaptiveSGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
     "ConfigError", "Table", "schedules", "spectra",
     # shared machinery
     "Grid", "record_grid", "record_steps", "record_times", "scan_with_records",
     "divergence_threshold", "use_compilation_cache", "cache_dir",
     # families
-    "LinearRegression", "ModeMoments", "critical_lr",
+    "LinearRegression", "ModeMoments", "critical_lr", "critical_rate",
     "CommitteeMachine", "Overlaps", "find_plateau", "random_init",
     "RankOneSensing", "BilinearState", "SymmetricState",
     "DataSetRegression", "ErrorMoments",

@@ -15,16 +15,23 @@ Risk: $\tfrac12 E[(f - f^*)^2] = \tfrac12\sum_i \lambda_i E[e_i^2]$, $e = \theta
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 from jaxtyping import Array
 
+from . import _linear_methods as lm
 from . import spectra
 from ._checks import check_range, check_vector, is_concrete
 from ._config import Table, read_call
 from ._family import ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock
+from .accelerated import ASGD, Averaged, Nesterov
+from .adaptive import AdaptiveSGD
 from .optim import SGD
+
+LINEAR_METHODS = (SGD, Nesterov, ASGD)
+"""Optimizers with an exact block recursion here; `Averaged` takes any of them as its base."""
 
 
 class ModeMoments(eqx.Module):
@@ -47,7 +54,8 @@ class LinearRegression(AbstractProblem):
     """
 
     family = "linreg"
-    optimizers = (SGD,)
+    optimizers = (SGD, Nesterov, ASGD, Averaged, AdaptiveSGD)
+    observable_labels = {"lr": "learning rate η_k"}
     methods = {"recursion": "recursion", "ode": "ode"}
     ode_tolerances = (1e-8, 1e-12, 1_000_000)
     spectrum: Array
@@ -110,8 +118,9 @@ class LinearRegression(AbstractProblem):
         check_range("init.a", a, low=0.0)
         return ModeMoments(jnp.asarray(a, dtype=float))
 
-    def clock(self, optimizer: SGD) -> StepClock:
-        return StepClock(optimizer.batch, self.d, "SGD.batch", lower=1.0)
+    def clock(self, optimizer) -> StepClock:
+        owner = optimizer.base if isinstance(optimizer, Averaged) else optimizer
+        return StepClock(optimizer.batch, self.d, f"{type(owner).__name__}.batch", lower=1.0)
 
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise**2)
@@ -119,16 +128,36 @@ class LinearRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def dynamics(self, optimizer: SGD, state: ModeMoments, method: str) -> Recursion | ODE:
-        if method == "recursion":
+    def dynamics(self, optimizer, state: ModeMoments, method: str) -> Recursion | ODE:
+        if isinstance(optimizer, Averaged) and not isinstance(optimizer.base, LINEAR_METHODS):
+            raise TypeError(f"LinearRegression (linreg) averages "
+                            f"{' or '.join(c.__name__ for c in LINEAR_METHODS)} "
+                            f"(got Averaged.base = {type(optimizer.base).__name__})")
+        if isinstance(optimizer, AdaptiveSGD):
+            if method != "recursion":
+                raise ValueError("AdaptiveSGD on linreg has the method 'recursion' only")
+            return _adaptive_recursion(self, optimizer, state)
+        if method == "ode":
+            if not isinstance(optimizer, (SGD, Nesterov)):
+                raise ValueError(f"method 'ode' covers SGD and Nesterov; use method 'recursion' "
+                                 f"for {type(optimizer).__name__}")
+            return _ode(self, optimizer, state)
+        if isinstance(optimizer, SGD):
             return _recursion(self, optimizer, state)
-        return _ode(self, optimizer, state)
+        return _block_recursion(self, optimizer, state)
 
-    def stability_limit(self, optimizer: SGD) -> Array | None:
-        """`critical_lr` at the optimizer's batch (plain SGD only: None with momentum)."""
-        if not is_concrete(optimizer.momentum) or float(optimizer.momentum) != 0.0:
+    def stability_limit(self, optimizer) -> Array | None:
+        """The largest stable constant lr at the optimizer's other settings: `critical_lr`
+        for plain SGD, `critical_rate` for momentum, Nesterov and ASGD (None for a schedule,
+        traced settings or averaging)."""
+        if isinstance(optimizer, (Averaged, AdaptiveSGD)) or not all(
+                is_concrete(x) for x in jax.tree.leaves(eqx.filter(optimizer, eqx.is_array))):
             return None
-        return critical_lr(self, optimizer.batch)
+        if isinstance(optimizer, SGD) and float(optimizer.momentum) == 0.0:
+            return critical_lr(self, optimizer.batch)
+        if callable(optimizer.lr) or (isinstance(optimizer, SGD) and optimizer.group_lr):
+            return None
+        return jnp.asarray(critical_rate(self, optimizer))
 
     @classmethod
     def bench_case(cls, quick: bool = False) -> BenchCase:
@@ -238,6 +267,101 @@ def _recursion(problem: LinearRegression, optimizer: SGD, state: ModeMoments) ->
     return Recursion((a0, a0, a0), step, observe, problem.divergence_floor(), "exact recursion")
 
 
+def linear_method(problem: LinearRegression, optimizer, k) -> lm.LinearMethod:
+    """The optimizer's step k as a linear method (`theory._linear_methods`), rates over d."""
+    d = problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=problem.spectrum.dtype)
+    if isinstance(optimizer, Averaged):
+        base = linear_method(problem, optimizer.base, k)
+        return lm.averaged(base, optimizer.weight(k, problem.clock(optimizer)))
+    rate = optimizer.lr_at(k * batch / d) / d
+    if isinstance(optimizer, SGD):
+        return lm.sgd(rate, optimizer.checked_momentum())
+    if isinstance(optimizer, Nesterov):
+        return lm.nesterov(rate, optimizer.checked_momentum())
+    long_lr, alpha, beta = optimizer.checked_params()
+    return lm.asgd(rate, long_lr / d, alpha, beta)
+
+
+def critical_rate(problem: LinearRegression, optimizer) -> float:
+    """The largest stable constant `lr` with the optimizer's other fields fixed (bisection
+    on `theory._linear_methods.stability_gain`, from the first unstable doubling of lr)."""
+    def stable(lr):
+        method = linear_method(problem, eqx.tree_at(lambda o: o.lr, optimizer, jnp.asarray(lr)), 0)
+        return lm.stability_gain(method, problem.spectrum, float(optimizer.batch)) < 1.0
+
+    low, high = 0.0, 1.0
+    while stable(high):
+        low, high = high, 2.0 * high
+        if high > 1e8:
+            return np.inf
+    for _ in range(50):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if stable(mid) else (low, mid)
+    return low
+
+
+def _block_recursion(problem: LinearRegression, optimizer, state: ModeMoments) -> Recursion:
+    """docs/theory.md, Least squares: more optimizers: the per-mode block moments."""
+    lam = problem.spectrum
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    noise_var = problem.noise**2
+    output = linear_method(problem, optimizer, 0)
+
+    def step(M, k):
+        return lm.step(M, linear_method(problem, optimizer, k), lam, batch, noise_var)
+
+    def observe(M):
+        a = lm.recorded(M, output)
+        return Observation(problem.risk(a), {}, ModeMoments(a))
+
+    return Recursion(lm.initial_moments(output, state.a), step, observe,
+                     problem.divergence_floor(), "exact recursion")
+
+
+def adaptive_rate(problem: LinearRegression, optimizer: AdaptiveSGD, a: Array, acc: Array):
+    r"""(rate, new accumulator) of an adaptive rule at per-mode moments `a`: its
+    high-dimensional deterministic value (docs/theory.md, Least squares: adaptive rates),
+    with $S_p = \sum_i\lambda_i^p a_i$, $T_p = \sum_i\lambda_i^p$ and
+    $E\|G\|^2 = (1 + 1/B)S_2 + (T_1/B)(S_1 + \sigma^2)$."""
+    lam, d = problem.spectrum, problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    noise_var = problem.noise**2
+    eta = optimizer.checked_lr()
+    s1, s2, s3 = (jnp.sum(lam**p * a) for p in (1, 2, 3))
+    grad2 = (1 + 1 / batch) * s2 + jnp.sum(lam) / batch * (s1 + noise_var)
+    if optimizer.rule == "adagrad_norm":
+        acc = acc + batch * grad2 / d**2
+        return eta / jnp.sqrt(acc), acc
+    if optimizer.rule == "line_search":
+        curvature = (1 + 1 / batch) * s3 + jnp.sum(lam**2) / batch * (s1 + noise_var)
+        return eta * d * s2 / curvature, acc
+    return eta * d * 0.5 * (s1 + noise_var) / grad2, acc
+
+
+def _adaptive_recursion(problem: LinearRegression, optimizer: AdaptiveSGD,
+                        state: ModeMoments) -> Recursion:
+    """The SGD recursion of `_recursion` (β = 0) at the deterministic rate `adaptive_rate`."""
+    lam, d = problem.spectrum, problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    noise_var = problem.noise**2
+
+    def step(carry, k):
+        a, acc, _ = carry
+        rate, acc = adaptive_rate(problem, optimizer, a, acc)
+        gamma = rate / d
+        a = ((1 - gamma * lam) ** 2 * a
+             + (gamma**2 / batch) * (lam**2 * a + lam * jnp.sum(lam * a) + noise_var * lam))
+        return a, acc, rate
+
+    def observe(carry):
+        a, _, rate = carry
+        return Observation(problem.risk(a), {"lr": rate}, ModeMoments(a))
+
+    init = (state.a, optimizer.b0**2 * jnp.ones_like(lam[0]), optimizer.initial_rate())
+    return Recursion(init, step, observe, problem.divergence_floor(), "deterministic rate")
+
+
 def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
     r"""High-d limit in w units, $\tilde a_i = d\,a_i$, $R = \frac{1}{2d}\sum_j\lambda_j\tilde a_j$:
     $d\tilde a_i/dt = -(2\eta'/B)\lambda_i\tilde a_i + (\eta'^2/B^2)\lambda_i(2R + \sigma^2)$,
@@ -260,4 +384,4 @@ def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
     return ODE(state.a * d, field, observe, problem.divergence_floor(), "high-d ODE")
 
 
-__all__ = ["LinearRegression", "ModeMoments", "critical_lr"]
+__all__ = ["LinearRegression", "ModeMoments", "critical_lr", "critical_rate", "linear_method"]

@@ -111,6 +111,16 @@ class AbstractOptimizer(eqx.Module):
         """One step on a fresh `batch`: (new params, new state)."""
         raise NotImplementedError
 
+    def observables(self, state) -> dict:
+        """Named observables of the optimizer's own state (e.g. an adaptive rate), recorded
+        next to the family's; {} by default."""
+        return {}
+
+    def evaluated(self, params, state) -> Any:
+        """The parameters whose risk is recorded (default `params`; an averaged method's
+        running mean)."""
+        return params
+
 
 class SGD(AbstractOptimizer):
     r"""Online mini-batch SGD with heavy-ball momentum (docs/theory.md, Conventions).

@@ -100,7 +100,9 @@ def test_phase_diagram_figure(power_law):
     assert not np.all(np.isfinite(result.values))  # the grid crosses the critical lr
     critical = tune_figures.critical_line(power_law, result.best, "batch", batches)
     np.testing.assert_allclose(critical, [float(th.critical_lr(power_law, b)) for b in batches])
-    assert tune_figures.critical_line(power_law, th.SGD(0.5, momentum=0.5), "batch", batches) is None
+    with_momentum = tune_figures.critical_line(power_law, th.SGD(0.5, momentum=0.5), "batch", batches)
+    np.testing.assert_allclose(with_momentum, [th.critical_rate(power_law, th.SGD(0.5, batch=b, momentum=0.5))
+                                               for b in batches])
     fig = tune_figures.phase_diagram(result, critical=critical)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "critical lr (theory)" in labels and "chosen" in labels
