@@ -135,7 +135,7 @@ def checked(x, name: str, *, low: float = -math.inf, high: float = math.inf,
 def available_memory() -> int:
     """Bytes a run may allocate: the default device's limit where JAX reports one (GPUs),
     else the host's available memory (MemAvailable)."""
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
     try:
