@@ -86,7 +86,7 @@ def record_grid(horizon, clock, *, stepped: bool = True) -> Grid:
         steps = jnp.round(jnp.asarray(times) * clock.d / clock.samples).astype(jnp.int32)
         return Grid(steps, clock.time(steps), num_steps, steps[-1])
     num_steps = horizon.steps if horizon.steps is not None else clock.steps_for(horizon.t)
-    one_step = float(clock.samples) / clock.d
+    one_step = float(clock.samples) / clock.d if clock.concrete else 0.0
     if horizon.steps is None and one_step > horizon.t * (1 + 1e-9):
         raise ValueError(f"batch: one step of {clock.samples} samples moves t by "
                          f"{one_step:.4g} (samples/d), past the horizon t = "

@@ -65,9 +65,10 @@ for _fn in (isotropic, power_law, two_bulk, marchenko_pastur):
 def check_spectrum(name: str, spectrum) -> np.ndarray:
     """A non-empty 1-D array of finite eigenvalues >= 0 with a positive one."""
     spectrum = np.asarray(spectrum, dtype=np.float64)
-    if spectrum.ndim != 1 or spectrum.size == 0:
-        raise ValueError(f"{name} must be a non-empty list of eigenvalues (got shape "
-                         f"{spectrum.shape})")
+    if spectrum.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of eigenvalues (got shape {spectrum.shape})")
+    if spectrum.size == 0:
+        raise ValueError(f"{name} must be a non-empty list of eigenvalues")
     check_range(name, spectrum, low=0.0)
     if not spectrum.sum() > 0:
         raise ValueError(f"{name} must have a positive entry (got all zeros)")
