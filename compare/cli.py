@@ -177,9 +177,9 @@ def cmd_run(args) -> int:
 @contextlib.contextmanager
 def _staged(out: OutputFolder):
     """Write the output set into a staging folder, then swap it into place as a whole."""
-    folder = out.stage()
-    hild.ACTIVE.append(out)
+    hild.ACTIVE.append(out)  # before staging: an interrupt then always discards it
     try:
+        folder = out.stage()
         yield folder
         names = sorted(p.name for p in folder.iterdir() if p.name != output.MARKER)
         out.commit()
