@@ -16,7 +16,7 @@ POINTS = [(0.3, 0.5), (0.1, 1.2), (0.8, 0.9), (-0.4, 0.3), (0.0, 1.0)]
 
 @pytest.mark.parametrize("name", ["linear", "quadratic", "erf", "relu"])
 def test_closed_forms_match_the_polar_rule(name):
-    """The closed forms (THEORY's phase-retrieval and linear ODE terms, the committee's erf
+    """The closed forms (the phase-retrieval and linear ODE terms of docs/theory.md, the committee's erf
     integrals, Cho–Saul for relu) against the generic 2-D rule on the same functions."""
     fn = make_link(name, "link")
     closed = SingleIndex(name, noise=0.3)
