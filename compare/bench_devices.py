@@ -8,7 +8,6 @@ devices, a tenth of its horizon) and its vmapped sweep (candidates over devices)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import jax
@@ -18,6 +17,7 @@ import theory
 from theory import BenchCase
 from theory._devices import over_devices, use_devices
 
+from .bench_machine import best_seconds
 from .tune import with_values
 
 
@@ -26,16 +26,6 @@ def device_counts() -> list[int]:
     total = len(jax.devices())
     counts = [2**k for k in range(total.bit_length()) if 2**k <= total]
     return counts + ([total] if counts[-1] != total else [])
-
-
-def _best(fn: Callable[[], object], repeats: int = 2) -> float:
-    jax.block_until_ready(fn())
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def device_scaling(case: BenchCase, say: Callable[[str], None]) -> dict | None:
@@ -62,8 +52,8 @@ def device_scaling(case: BenchCase, say: Callable[[str], None]) -> dict | None:
     for n in counts:
         with use_devices(n):
             say(f"devices: {n} ({seeds} seeds, {len(case.sweep_values)} candidates)")
-            sim_seconds = _best(run_simulation)
-            sweep_seconds = _best(lambda: over_devices(sweep, (case.sweep_values,)))
+            sim_seconds = best_seconds(run_simulation, 2)
+            sweep_seconds = best_seconds(lambda: over_devices(sweep, (case.sweep_values,)), 2)
         rows.append({"devices": n, "simulation_seconds": sim_seconds,
                      "seed_steps_per_second": seeds * steps / sim_seconds,
                      "sweep_seconds": sweep_seconds,

@@ -25,7 +25,8 @@ from simulate._simulate import chunk_size, sample_bytes
 from . import config
 
 
-def _best(fn: Callable[[], object], repeats: int) -> float:
+def best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall seconds of `repeats` calls after one warm-up call."""
     jax.block_until_ready(fn())
     best = float("inf")
     for _ in range(repeats):
@@ -39,7 +40,7 @@ def float64_peak(n: int = 1024, repeats: int = 3) -> float:
     """FLOP/s of a float64 n×n matrix product (all cores): the machine's practical peak."""
     a = jnp.ones((n, n), dtype=jnp.float64)
     matmul = jax.jit(lambda x: x @ x)
-    return 2.0 * n**3 / _best(lambda: matmul(a), repeats)
+    return 2.0 * n**3 / best_seconds(lambda: matmul(a), repeats)
 
 
 def sampling_bound(problem, optimizer, *, seeds: int, key=0, **horizon_and_sim) -> float:
@@ -53,7 +54,7 @@ def sampling_bound(problem, optimizer, *, seeds: int, key=0, **horizon_and_sim) 
     chunk = min(num_steps, chunk_size(sample_bytes(plan.sim, problem, plan.d, plan.samples, dtype),
                                       seeds))
     run = eqx.filter_jit(_draw_all)
-    return _best(lambda: run(plan.sim, problem, keys, plan.d, plan.samples, dtype, num_steps,
+    return best_seconds(lambda: run(plan.sim, problem, keys, plan.d, plan.samples, dtype, num_steps,
                              chunk), 1)
 
 

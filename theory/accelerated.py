@@ -110,15 +110,6 @@ class Nesterov(_Stepped):
         rate = lambda count: -self.lr_at(clock.time(count))
         return optax.chain(optax.scale_by_schedule(rate), optax.trace(decay=beta, nesterov=True))
 
-    def init(self, params, clock):
-        return self._transform(clock, params).init(params)
-
-    def update(self, params, state, batch, clock):
-        import optax
-
-        updates, state = self._transform(clock, params).update(batch.gradient(params), state, params)
-        return optax.apply_updates(params, updates), state
-
     def describe(self) -> str:
         return f"Nesterov η={_describe_lr(self.lr)}, B={int(self.batch)}, β={float(self.momentum):g}"
 

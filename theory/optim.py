@@ -103,13 +103,21 @@ class AbstractOptimizer(eqx.Module):
         raise ValueError(f"{type(self).__name__} has no learning rate to schedule")
 
     # -- the update rule of simulations
+    def _transform(self, clock, params):
+        """The optax transformation of the batch's mean gradient, for optimizers that are
+        one (SGD, Nesterov); others override `init` and `update` instead."""
+        raise NotImplementedError
+
     def init(self, params, clock) -> Any:
         """The optimizer state for `params` (a dict: parameter group -> array)."""
-        raise NotImplementedError
+        return self._transform(clock, params).init(params)
 
     def update(self, params, state, batch, clock) -> tuple[Any, Any]:
         """One step on a fresh `batch`: (new params, new state)."""
-        raise NotImplementedError
+        import optax
+
+        updates, state = self._transform(clock, params).update(batch.gradient(params), state, params)
+        return optax.apply_updates(params, updates), state
 
     def observables(self, state) -> dict:
         """Named observables of the optimizer's own state (e.g. an adaptive rate), recorded
@@ -201,15 +209,6 @@ class SGD(AbstractOptimizer):
 
         return optax.multi_transform({name: group(name) for name in params},
                                      {name: name for name in params})
-
-    def init(self, params, clock):
-        return self._transform(clock, params).init(params)
-
-    def update(self, params, state, batch, clock):
-        import optax
-
-        updates, state = self._transform(clock, params).update(batch.gradient(params), state, params)
-        return optax.apply_updates(params, updates), state
 
     def describe(self) -> str:
         """A short label, e.g. `SGD η=0.5, B=8, β=0.9`."""
