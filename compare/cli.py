@@ -22,7 +22,7 @@ from theory._io import atomic_write, atomic_write_text
 from . import bench as bench_mod
 from . import bench_devices
 from . import config as config_mod
-from . import distributed, output, tune_figures
+from . import distributed, frontier, output, tune_figures
 from . import tune as tune_mod
 from .agreement import agreement
 from .output import OutputFolder
@@ -43,6 +43,7 @@ the family chosen by --family), validates every field, runs, and writes to -o DI
   simulate  simulation.csv/.json (+ .state.npz) and simulation.png
   compare   both, overlay.png and agreement.json (max |z|, max relative deviation)
   tune      hyperparameters from theory ([tune] table), the choice simulated
+  scaling   compute-optimal scaling law ([scaling] table): frontier.csv/.png, scaling.json
 The output folder is replaced as a whole set (never a mix of two runs; a folder holding
 files hild did not write is refused). Exit codes: 0 done (also when a run diverged: that
 is a result, marked in every output), 2 bad input (one line naming the field, before
@@ -276,6 +277,50 @@ def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theor
     _write_config(job, folder)
 
 
+def cmd_scaling(args) -> int:
+    job = config_mod.load(args.config, args.family)
+    if job.scaling is None:
+        raise ConfigError("scaling: missing table [scaling] (sizes, compute; see "
+                          "`hild example power_law_rf`)")
+    out = OutputFolder(args.output).check()
+    cfg = job.scaling
+    sim = {k: v for k, v in job.simulation.items() if k in ("seeds", "key", "dtype", "prng")}
+    try:
+        result = frontier.frontier(job.problem, job.optimizer, cfg["sizes"], cfg["compute"],
+                                   method=job.theory.get("method"), replicas=cfg["replicas"],
+                                   simulate_sizes=cfg["simulate"],
+                                   simulate_compute_max=cfg["simulate_compute_max"], simulation=sim,
+                                   progress=lambda m: print(f"  {m}", file=sys.stderr))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"scaling: {err}") from None
+    fit, predicted = result.fit, result.predicted
+    if "model_size" in fit:
+        print(f"frontier: d* ∝ f^{fit['model_size']:.3f}, loss ∝ f^-{fit['loss']:.3f} "
+              f"(fit over f in [{fit['window'][0]:.3g}, {fit['window'][1]:.3g}], {fit['points']} budgets)")
+    else:
+        print("frontier: d* is at an end of the size grid at almost every budget; widen "
+              "[scaling] sizes or compute")
+    if predicted and predicted.get("model_size") is not None:
+        print(f"predicted (phase {predicted['phase']}): d* ∝ f^{predicted['model_size']:.3f}, "
+              f"loss ∝ f^-{predicted['loss']:.3f}")
+    if result.diverged_sizes():
+        print(f"diverged: the rate is unstable at d = {result.diverged_sizes()} (left out of the "
+              f"frontier; lower [optimizer] lr)")
+    for d, stats in result.summary().get("simulation", {}).items():
+        print(f"simulation d = {d}: max |z| = {stats['max_abs_z']:.2f} over {stats['points']} budgets")
+    if not distributed.is_writer():
+        return 0
+    with _staged(out) as folder:
+        header, rows = result.rows()
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header] + rows)
+        atomic_write_text(folder / "frontier.csv", buf.getvalue())
+        atomic_write_text(folder / "scaling.json", json.dumps(result.summary(), indent=2))
+        _write_figure(result.figure(), folder / "frontier.png")
+        _write_config(job, folder)
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.output is not None:
         OutputFolder(args.output).check(replace=False)
@@ -353,7 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
                 ("compare", "theory, simulation, overlay and agreement",
                  "hild compare: theory, simulation, overlay and agreement.", cmd_run),
                 ("tune", "hyperparameters from theory, confirmed by simulation", TUNE_DESCRIPTION,
-                 cmd_tune)]
+                 cmd_tune),
+                ("scaling", "compute-optimal scaling law from theory, simulated at small sizes",
+                 "hild scaling: the loss of every model size at every compute budget f = d × "
+                 "samples from theory ([scaling] table), the compute-optimal frontier d*(f) and "
+                 "its exponents against the family's predicted ones, simulations at the sizes "
+                 "in `simulate`. Writes frontier.csv, frontier.png and scaling.json.", cmd_scaling)]
     for name, what, description, func in commands:
         p = sub.add_parser(name, help=what, description=description, epilog=_config_help(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -27,6 +27,7 @@ from theory import (
 )
 from theory._predict import ode_settings
 
+from . import frontier
 from .tune import ENGINES, OBJECTIVES, check_candidates, check_objective, get_path
 
 
@@ -45,6 +46,8 @@ class Job:
     tune: dict[str, Any] | None = None
     raw: dict = dataclasses.field(default_factory=dict)
     text: str = ""  # the config as written (copied to the output folder)
+    scaling: dict[str, Any] | None = None
+    """The [scaling] table of `hild scaling` (compare.frontier), or None."""
     reference_methods: tuple[str, ...] = ()
     """Further theory methods drawn and compared next to `theory["method"]` (a [theory]
     `method` list: the first is the main curve)."""
@@ -163,9 +166,10 @@ def parse(data: dict, source: str = "<dict>") -> Job:
     _build("theory", lambda: check_ode_options(problem_cls, theory_opts))
     simulation = _parse_simulation(top.table("simulation"))
     plot = _parse_plot(top.table("plot"))
+    scaling = _parse_scaling(top.table("scaling"))
     top.finish()
     return Job(family, problem, optimizer, horizon, theory_opts, simulation, plot, source, tune,
-               data, reference_methods=references)
+               data, scaling=scaling, reference_methods=references)
 
 
 def _methods(theory_opts: dict[str, Any], problem_cls: type[AbstractProblem]) -> tuple[str, ...]:
@@ -215,6 +219,41 @@ def _parse_simulation(table: Table | None) -> dict[str, Any]:
                 table.fail("save_state", f"expected true or false (got {simulation['save_state']!r})")
         table.finish()
     return simulation
+
+
+def _parse_scaling(table: Table | None) -> dict[str, Any] | None:
+    """[scaling]: model sizes {min, max, per_octave}, compute budgets {min, max, num}, the
+    sizes to simulate and the largest simulated budget."""
+    if table is None:
+        return None
+    sizes_t, compute_t = table.table("sizes"), table.table("compute")
+    if sizes_t is None or compute_t is None:
+        table.fail("sizes" if sizes_t is None else "compute", "missing table (see `hild example`)")
+    low = sizes_t.integer("min", low=1, high=2**31 - 1)
+    high = sizes_t.integer("max", low=1, high=2**31 - 1)
+    per_octave = sizes_t.integer("per_octave", 4, low=1, high=64)
+    if high < 4 * low:
+        sizes_t.fail("max", f"must be at least 4 × min = {4 * low} to hold a frontier (got {high})")
+    sizes_t.finish()
+    f_low, f_high = compute_t.number("min"), compute_t.number("max")
+    num = compute_t.integer("num", 41, low=3, high=10_000)
+    if not 0 < f_low < f_high:
+        compute_t.fail("max", f"needs 0 < min < max (got min = {f_low:g}, max = {f_high:g})")
+    compute_t.finish()
+    sizes = frontier.model_sizes(low, high, per_octave)
+    simulated = table.numbers("simulate", [])
+    for d in simulated:
+        if d not in sizes:
+            table.fail("simulate", f"{d:g} is not one of the model sizes "
+                                   f"({', '.join(str(int(s)) for s in sizes)})")
+    replicas = table.integer("replicas", 1, low=1, high=64)
+    sim_max = table.number("simulate_compute_max", f_high)
+    if not sim_max > 0:
+        table.fail("simulate_compute_max", f"must be > 0 (got {sim_max:g})")
+    table.finish()
+    return {"sizes": sizes, "compute": np.geomspace(f_low, f_high, num),
+            "simulate": [int(d) for d in simulated], "replicas": replicas,
+            "simulate_compute_max": sim_max}
 
 
 def _parse_plot(table: Table | None) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from ._checks import check_integer, check_range, check_vector, checked
 from ._config import ConfigError, Table
 from ._curve import Curve
 from ._discover import import_public_modules
-from ._family import (DEFAULT_FAMILY, ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock,
-                      check_optimizer, families, problem_class)
+from ._family import (DEFAULT_FAMILY, ODE, AbstractProblem, BenchCase, Closed, Observation, Recursion,
+                      StepClock, check_optimizer, families, problem_class)
 from ._predict import Horizon, make_horizon, predict
 from ._record import (Grid, divergence_threshold, record_grid, record_steps, record_times,
                       scan_with_records)
@@ -25,6 +25,7 @@ from .linreg import LinearRegression, ModeMoments, critical_lr, critical_rate
 from .optim import SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, optimizer_from_config
 from .sensing import BilinearState, RankOneSensing, SymmetricState
 from .gaussian_mixture import GaussianMixture, MixtureState
+from .power_law_rf import PowerLawRandomFeatures, compute_optimal_exponents
 from .single_index import SingleIndex, SingleIndexState, hermite_coefficients, information_exponent
 
 import_public_modules(__name__, __path__)
@@ -35,7 +36,7 @@ __all__ = [
     # entry point and results
     "predict", "Horizon", "make_horizon", "Curve",
     # the family interface
-    "AbstractProblem", "Recursion", "ODE", "Observation", "StepClock", "BenchCase",
+    "AbstractProblem", "Recursion", "ODE", "Closed", "Observation", "StepClock", "BenchCase",
     "families", "problem_class", "check_optimizer", "DEFAULT_FAMILY",
     "check_range", "check_integer", "check_vector", "checked",
     # optimizers, schedules, configs
@@ -51,5 +52,6 @@ __all__ = [
     "DataSetRegression", "ErrorMoments",
     "SingleIndex", "SingleIndexState", "information_exponent", "hermite_coefficients",
     "GaussianMixture", "MixtureState",
+    "PowerLawRandomFeatures", "compute_optimal_exponents",
     "__version__",
 ]

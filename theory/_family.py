@@ -5,7 +5,7 @@ is one final subclass of `AbstractProblem` with `family = "name"`, in its own mo
 theory/. It states its problem (fields, validation, config) and its theory:
 
 - `optimizers`, `methods`: the optimizer classes it has a theory for, and its methods
-  (name -> "recursion" or "ode"; the first is the default);
+  (name -> "recursion", "ode" or "closed"; the first is the default);
 - `initial_state(init)`: the order parameters at t = 0 (`init` given, or the default);
 - `clock(optimizer)`: how far t = samples/d moves per step of its recursion (None for a
   theory in continuous t without d);
@@ -106,6 +106,16 @@ class ODE(NamedTuple):
     label: str
 
 
+class Closed(NamedTuple):
+    """The order parameters at any step without stepping: `at(steps)` maps an integer array of
+    steps to an `Observation` whose leaves have a leading axis of that length (e.g. a
+    transform inverted per step). An unstable setting returns non-finite risks."""
+
+    at: Callable[[Array], Observation]
+    floor: Array
+    label: str
+
+
 class BenchCase(NamedTuple):
     """What `hild bench` times for a family: one theory curve per method, the simulation it
     replaces (and, with `big_d`, a hundredth of the horizon at that d, extrapolated), and a
@@ -179,9 +189,13 @@ class AbstractProblem(eqx.Module):
         (then `predict` takes t= only and records at times, not steps)."""
         return None
 
-    def dynamics(self, optimizer, state, method: str, **options) -> Recursion | ODE:
+    def dynamics(self, optimizer, state, method: str, **options) -> Recursion | ODE | Closed:
         """The theory of `method` from `state` (called under `jit`; options are static)."""
         raise NotImplementedError
+
+    def check_method(self, optimizer, method: str) -> None:
+        """Raise ValueError, on the host before anything is traced, for an optimizer setting
+        that `method` does not cover (concrete values; traced ones are checked in `dynamics`)."""
 
     def analyse(self, optimizer, state, t_end: float, ode: dict, **options) -> dict:
         """Extra metadata computed after a concrete prediction (e.g. a plateau); {} if none."""
@@ -208,6 +222,18 @@ class AbstractProblem(eqx.Module):
     def stability_limit(self, optimizer) -> Array | None:
         """The largest stable constant learning rate for `optimizer`'s other settings, where
         the family has a formula; None otherwise."""
+        return None
+
+    def with_model_size(self, d: int, replica: int = 0) -> "AbstractProblem":
+        """The same task learned by a model of size d (for compute-optimal scaling laws,
+        `compare.frontier`); `replica` r > 0 is an independent draw of the model's random
+        parts (averaged over by `frontier(replicas=...)`). Families without a model size
+        raise TypeError."""
+        raise TypeError(f"{type(self).__name__} ({self.family}) has no model size to scale")
+
+    def compute_optimal_exponents(self) -> dict | None:
+        """The predicted compute-optimal exponents where the family has them: a dict with
+        `phase`, `model_size` (d* ∝ f^x) and `loss` (P* ∝ f^-y) and `reference`; None otherwise."""
         return None
 
     @classmethod

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._checks import check_memory, is_concrete, runtime_checks, surface_check_errors
 from ._curve import Curve
-from ._family import MAX_STEPS, ODE, AbstractProblem, Recursion, check_optimizer
+from ._family import MAX_STEPS, ODE, AbstractProblem, Closed, Recursion, check_optimizer
 from ._record import SPACINGS, divergence_threshold, record_grid, scan_with_records
 
 
@@ -133,6 +133,7 @@ def predict(
     method = next(iter(cls.methods)) if method is None else method
     if method not in cls.methods:
         raise ValueError(f"method must be one of {', '.join(cls.methods)} (got {method!r})")
+    problem.check_method(optimizer, method)
     unknown = sorted(set(options) - set(cls.theory_options))
     if unknown:
         raise TypeError(f"predict got an unknown option {unknown[0]!r} for {cls.family} "
@@ -254,7 +255,10 @@ def _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_s
     observe = _observe_fn(dyn, save_state)
     times = jnp.asarray(times)
     step = jnp.asarray(steps) if steps is not None else -jnp.ones(times.shape[0], dtype=int)
-    risk0, _ = observe(dyn.init)
+    if isinstance(dyn, Closed):
+        risk0 = dyn.at(jnp.zeros(1, dtype=int)).risk[0]
+    else:
+        risk0, _ = observe(dyn.init)
     threshold = divergence_threshold(risk0, dyn.floor)
     if isinstance(dyn, Recursion):
         out = scan_with_records(lambda c, k, x: dyn.step(c, k), observe, dyn.init, num_steps,
@@ -264,11 +268,30 @@ def _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_s
         extras = jax.tree.map(lambda x: jnp.where(jnp.isinf(out.risk), jnp.inf, x), extras)
         return (step, times, out.risk, extras, state, out.diverged, out.diverged_step, dt, None,
                 dyn.label)
+    if isinstance(dyn, Closed):
+        return (step, times) + _closed(dyn, save_state, threshold, steps, clock) + (dyn.label,)
     if not isinstance(dyn, ODE):
-        raise TypeError(f"{type(problem).__name__}.dynamics must return a Recursion or an ODE "
+        raise TypeError(f"{type(problem).__name__}.dynamics must return a Recursion, an ODE or a Closed "
                         f"(got {type(dyn).__name__})")
     return (step, times) + _integrate(dyn, observe, threshold, steps, times, ode, checks) + \
         (dyn.label,)
+
+
+def _closed(dyn: Closed, save_state: bool, threshold, steps, clock):
+    """Evaluate a closed form at the record steps; the first record past the threshold (or
+    not finite) marks the divergence, at the resolution of the records."""
+    obs = dyn.at(jnp.asarray(steps))
+    bad = ~(obs.risk <= threshold)
+    diverged = jnp.any(bad)
+    after = jnp.cumsum(bad) > 0
+    risk = jnp.where(after, jnp.inf, obs.risk)
+    extras = jax.tree.map(lambda x: jnp.where(after, jnp.inf, x), obs.observables)
+    state = obs.state if save_state else None
+    if state is not None:
+        state = jax.tree.map(lambda x: jnp.where(jnp.isfinite(x), x, 0.0), state)
+    dstep = jnp.where(diverged, jnp.asarray(steps)[jnp.argmax(bad)], -1)
+    dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
+    return risk, extras, state, diverged, dstep, dt, None
 
 
 def _integrate(dyn: ODE, observe, threshold, steps, times, ode, throw: bool):
