@@ -321,6 +321,14 @@ def cmd_scaling(args) -> int:
     return 0
 
 
+def _scaling_family() -> str:
+    """The first family whose embedded example has a [scaling] table (`hild scaling`'s default)."""
+    for family in config_mod.default_families():
+        if "\n[scaling]" in config_mod.default_text(family):
+            return family
+    return DEFAULT_FAMILY
+
+
 def cmd_bench(args) -> int:
     if args.output is not None:
         OutputFolder(args.output).check(replace=False)
@@ -409,9 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("config", nargs="?", help="TOML config (default: the embedded example)")
         p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
-        p.add_argument("--family", default=DEFAULT_FAMILY,
+        default = _scaling_family() if name == "scaling" else DEFAULT_FAMILY
+        p.add_argument("--family", default=default,
                        help=f"family of the embedded example when no config is given "
-                            f"(default: {DEFAULT_FAMILY})")
+                            f"(default: {default})")
         distributed.add_flag(p)
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")

@@ -62,7 +62,6 @@ def scaling_run(K, ds=(250, 500, 1000, 2000), seeds=(128, 64, 48, 32), t_end=1.2
     return list(ds), zs, gaps
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("K", [2, 3])
 def test_erf_agreement_and_d_scaling(K):
     """K = 2 or 3 students, M = 2 erf teachers, η = 0.5, w ~ N(0, I), t in [0, 1.2]: within
@@ -79,7 +78,6 @@ def test_erf_agreement_and_d_scaling(K):
     assert abs(fit.exponent + 0.5) <= 0.2, (gaps, fit.exponent)
 
 
-@pytest.mark.slow
 def test_relu_trained_second_layer_noisy_teacher():
     """ReLU, K = 4 students, M = 2 teachers, trained v with its own rate (η = 0.5, η_v = 0.2
     via `group_lr`), label noise σ = 0.1, d = 2000: every seed starts at the same overlaps (a

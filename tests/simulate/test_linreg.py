@@ -36,10 +36,9 @@ def momentum_schedule(d):
     return problem, opt, 10.0
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("setting, d, seeds", [
     (isotropic, 50, 5000), (power_law, 50, 20000), (momentum_schedule, 50, 5000),
-    (isotropic, 400, 400), (power_law, 400, 400), (momentum_schedule, 400, 400),
+    (isotropic, 400, 200), (power_law, 400, 200), (momentum_schedule, 400, 200),
 ])
 def test_recursion_matches_simulation(setting, d, seeds):
     problem, opt, t = setting(d)

@@ -48,7 +48,6 @@ def sim(name, d):
                              num_points=iterations + 1)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name, d", [("A", 200), ("A", 800), ("B", 200), ("B", 800), ("C", 200)])
 def test_mean_within_3_se_of_the_recursion_at_every_iteration(name, d):
     curve, run = theory_curve(name), sim(name, d)
@@ -60,7 +59,6 @@ def test_mean_within_3_se_of_the_recursion_at_every_iteration(name, d):
     assert report.within(3.0), str(report)
 
 
-@pytest.mark.slow
 def test_state_agrees_too():
     """The measured overlaps (α, β, γ, ζ), not only the error, at d = 800 (setting A)."""
     curve, run = theory_curve("A"), sim("A", 800)
@@ -71,7 +69,6 @@ def test_state_agrees_too():
         assert np.all(np.abs(z) < 3.0), (name, np.round(z, 2))
 
 
-@pytest.mark.slow
 def test_deviation_shrinks_like_inverse_sqrt_d():
     """The root-mean-square deviation of a run from the recursion (relative, averaged over
     iterations), setting A at d = 100, 200, 400, 800: measured exponent ≈ −0.5 (−0.52 when
