@@ -21,7 +21,7 @@ jax.config.update("jax_enable_x64", True)
 from compare.frontier import frontier, model_sizes
 from theory import SGD, PowerLawRandomFeatures
 
-LR = 0.2  # the paper's constant gamma; stable at every size here (0.5 is not at d = 8)
+LR = 0.2  # the paper's constant gamma; stable at every size measured (0.5 is not: see docs)
 POINTS = [(1.0, 0.3), (1.0, 0.7), (0.75, 1.25)]  # phases I, II, III
 
 

@@ -307,7 +307,10 @@ def cmd_scaling(args) -> int:
         print(f"diverged: the rate is unstable at d = {result.diverged_sizes()} (left out of the "
               f"frontier; lower [optimizer] lr)")
     for d, stats in result.summary().get("simulation", {}).items():
-        print(f"simulation d = {d}: max |z| = {stats['max_abs_z']:.2f} over {stats['points']} budgets")
+        if stats["max_abs_z"] is None:
+            print(f"simulation d = {d}: no budget compared (the runs or the theory diverged)")
+        else:
+            print(f"simulation d = {d}: max |z| = {stats['max_abs_z']:.2f} over {stats['points']} budgets")
     if not distributed.is_writer():
         return 0
     with _staged(out) as folder:

@@ -46,10 +46,11 @@ class Frontier:
         out = {"fit": self.fit, "predicted": self.predicted, "sizes": self.sizes.tolist(),
                "compute_range": [float(self.compute[0]), float(self.compute[-1])],
                "diverged_sizes": self.diverged_sizes()}
-        if self.simulated:
-            out["simulation"] = {str(d): {"max_abs_z": float(np.nanmax(np.abs(z))),
-                                         "points": int(np.sum(np.isfinite(z)))}
-                                 for d, (_, _, _, z) in self.simulated.items()}
+        if self.simulated:  # JSON never holds NaN: no finite z (e.g. a diverged run) is null
+            out["simulation"] = {
+                str(d): {"max_abs_z": float(np.max(np.abs(z[np.isfinite(z)]))) if np.isfinite(z).any() else None,
+                         "points": int(np.sum(np.isfinite(z)))}
+                for d, (_, _, _, z) in self.simulated.items()}
         return out
 
     def rows(self) -> tuple[list[str], list[list]]:

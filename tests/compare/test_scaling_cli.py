@@ -103,3 +103,23 @@ def test_replicas_average_independent_draws():
                                save_at=t).risk) for k in (4, 5)]
     np.testing.assert_allclose(both.loss[1], 0.5 * (each[0] + each[1]), rtol=1e-12)
     assert not np.allclose(each[0], each[1], rtol=1e-3)  # the draws differ
+
+
+def test_sizes_where_the_rate_is_unstable_are_reported(tmp_path, capsys):
+    """At γ = 0.5 some sizes are unstable (K's top eigenvalue and trace fluctuate with the draw
+    of W, most at small d): exactly the sizes whose critical rate is below 0.5 are reported
+    and left out of the frontier, a simulation there is not scored, the JSON stays valid."""
+    from theory import PowerLawRandomFeatures, critical_lr
+
+    cfg = tmp_path / "unstable.toml"
+    cfg.write_text(CONFIG.replace("lr = 0.2", "lr = 0.5").replace("simulate = [16]", "simulate = [64]")
+                   .replace("seeds = 16", "seeds = 4")
+                   .replace("simulate_compute_max = 3e4", "simulate_compute_max = 1e4"))
+    out = tmp_path / "out"
+    assert main(["scaling", str(cfg), "-o", str(out)]) == 0
+    summary = json.loads((out / "scaling.json").read_text())  # strict JSON: no NaN
+    unstable = [d for d in summary["sizes"]
+                if float(critical_lr(PowerLawRandomFeatures(1.0, 0.3, 256, d).least_squares(), 1)) < 0.5]
+    assert summary["diverged_sizes"] == unstable and 64 in unstable
+    assert summary["simulation"]["64"]["max_abs_z"] is None
+    assert f"diverged: the rate is unstable at d = {unstable}" in capsys.readouterr().out
