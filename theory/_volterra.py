@@ -27,9 +27,24 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ._checks import is_concrete
+
 TALBOT_NODES = 32
 DIRECT_STEPS = 16
 _SIGMA, _MU, _NU, _A = -0.6122, 0.5017, 0.2645, 0.6407  # Dingfelder & Weideman (2015)
+
+
+def check_plain_sgd(optimizer, other_method: str) -> None:
+    """This closed form covers `SGD` at a constant rate without momentum (concrete settings
+    are checked; traced momentum is checked at run time by the caller)."""
+    from .optim import SGD
+
+    if type(optimizer) is not SGD or callable(optimizer.lr) or optimizer.group_lr:
+        raise ValueError(f"method 'volterra' covers SGD at a constant lr; use method "
+                         f"'{other_method}' for schedules and other optimizers")
+    if is_concrete(optimizer.momentum) and float(optimizer.momentum) != 0.0:
+        raise ValueError(f"method 'volterra' covers SGD without momentum; use method "
+                         f"'{other_method}' (got SGD.momentum = {float(optimizer.momentum):g})")
 
 
 def stable(lam: Array, gamma, batch) -> Array:

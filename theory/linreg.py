@@ -22,10 +22,18 @@ import optimistix as optx
 from jaxtyping import Array
 
 from . import _linear_methods as lm
-from . import spectra
+from . import _volterra, spectra
 from ._checks import check_range, check_vector, is_concrete
 from ._config import Table, read_call
-from ._family import ODE, AbstractProblem, BenchCase, Observation, Recursion, StepClock
+from ._family import (
+    ODE,
+    AbstractProblem,
+    BenchCase,
+    Closed,
+    Observation,
+    Recursion,
+    StepClock,
+)
 from .accelerated import ASGD, Averaged, Nesterov
 from .adaptive import AdaptiveSGD
 from .optim import SGD
@@ -56,7 +64,7 @@ class LinearRegression(AbstractProblem):
     family = "linreg"
     optimizers = (SGD, Nesterov, ASGD, Averaged, AdaptiveSGD)
     observable_labels = {"lr": "learning rate η_k"}
-    methods = {"recursion": "recursion", "ode": "ode"}
+    methods = {"recursion": "recursion", "ode": "ode", "volterra": "closed"}
     ode_tolerances = (1e-8, 1e-12, 1_000_000)
     spectrum: Array
     teacher: Array
@@ -128,7 +136,15 @@ class LinearRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def dynamics(self, optimizer, state: ModeMoments, method: str) -> Recursion | ODE:
+    def check_method(self, optimizer, method: str) -> None:
+        """Method "volterra" covers plain SGD (momentum 0) at a constant rate."""
+        if method == "volterra":
+            _volterra.check_plain_sgd(optimizer, "recursion")
+
+    def dynamics(self, optimizer, state: ModeMoments, method: str) -> Recursion | ODE | Closed:
+        if method == "volterra":
+            self.check_method(optimizer, method)
+            return closed_form(self, optimizer, state)
         if isinstance(optimizer, Averaged) and not isinstance(optimizer.base, LINEAR_METHODS):
             raise TypeError(f"LinearRegression (linreg) averages "
                             f"{' or '.join(c.__name__ for c in LINEAR_METHODS)} "
@@ -237,6 +253,24 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
     sol = optx.root_find(excess, solver, jnp.asarray(0.5, lam.dtype),
                          options={"lower": 0.0, "upper": 1.0 - 1e-15}, max_steps=256)
     return sol.value * upper * problem.d
+
+
+def closed_form(problem: LinearRegression, optimizer: SGD, state: ModeMoments,
+            other_method: str = "recursion") -> Closed:
+    """The exact recursion of plain SGD at a constant rate, at any step count without
+    stepping (`theory._volterra`; docs/theory.md, Least squares); an unstable rate gives
+    inf past the first `DIRECT_STEPS` steps (the driver marks the divergence there)."""
+    lam = problem.spectrum
+    lr = eqx.error_if(optimizer.lr, optimizer.momentum != 0,
+                      f"method 'volterra' covers SGD without momentum; use method '{other_method}'")
+    batch, gamma = jnp.asarray(optimizer.batch, lam.dtype), lr / problem.d
+    ok = _volterra.stable(lam, gamma, batch)
+
+    def at(steps):
+        s = _volterra.excess_at_steps(lam, state.a, problem.noise**2, gamma, batch, steps)
+        return Observation(0.5 * jnp.where(ok | (steps < _volterra.DIRECT_STEPS), s, jnp.inf), {}, None)
+
+    return Closed(at, problem.divergence_floor(), "exact recursion at any step, by Talbot inversion")
 
 
 def _recursion(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> Recursion:

@@ -36,8 +36,8 @@ from jaxtyping import Array
 from . import _volterra
 from ._checks import check_integer, check_memory, check_range, is_concrete
 from ._config import Table
-from ._family import AbstractProblem, BenchCase, Closed, Observation, StepClock
-from .linreg import LinearRegression, ModeMoments, critical_lr
+from ._family import AbstractProblem, BenchCase, Observation, StepClock
+from .linreg import LinearRegression, ModeMoments, closed_form, critical_lr
 from .optim import SGD
 
 REFERENCE = "Paquette, Paquette, Xiao, Pennington, NeurIPS 2024 (arXiv 2405.15074)"
@@ -161,34 +161,20 @@ class PowerLawRandomFeatures(AbstractProblem):
         return self.least_squares().stability_limit(optimizer)
 
     def check_method(self, optimizer: SGD, method: str) -> None:
-        if method != "volterra":
-            return
-        if callable(optimizer.lr) or optimizer.group_lr:
-            raise ValueError("method 'volterra' covers SGD at a constant lr; use method 'exact' "
-                             "for schedules")
-        if is_concrete(optimizer.momentum) and float(optimizer.momentum) != 0.0:
-            raise ValueError("method 'volterra' covers SGD without momentum; use method 'exact' "
-                             f"(got SGD.momentum = {float(optimizer.momentum):g})")
+        if method == "volterra":
+            _volterra.check_plain_sgd(optimizer, "exact")
 
     def dynamics(self, optimizer: SGD, state: ModeMoments, method: str):
-        lsq, floor = self.least_squares(), 0.5 * self.noise_variance
+        floor = 0.5 * self.noise_variance
         if method == "exact":
-            rec = lsq.dynamics(optimizer, state, "recursion")
+            rec = self.least_squares().dynamics(optimizer, state, "recursion")
             return rec._replace(observe=lambda c: _plus(rec.observe(c), floor),
                                 floor=self.divergence_floor(), label="exact, given W")
         self.check_method(optimizer, method)
-        lr = eqx.error_if(optimizer.lr, optimizer.momentum != 0,
-                          "method 'volterra' covers SGD without momentum; use method 'exact'")
-        lam, batch = lsq.spectrum, jnp.asarray(optimizer.batch, lsq.spectrum.dtype)
-        gamma = lr / self.d
-        ok = _volterra.stable(lam, gamma, batch)
-
-        def at(steps):
-            s = _volterra.excess_at_steps(lam, state.a, lsq.noise**2, gamma, batch, steps)
-            s = jnp.where(ok | (steps < _volterra.DIRECT_STEPS), s, jnp.inf)
-            return Observation(0.5 * s + floor, {}, None)
-
-        return Closed(at, self.divergence_floor(), "Talbot inversion, exact at any step")
+        closed = closed_form(self.least_squares(), optimizer, state, "exact")
+        return closed._replace(at=lambda steps: _plus(closed.at(steps), floor),
+                               floor=self.divergence_floor(),
+                               label="Talbot inversion, exact at any step")
 
     def metadata(self) -> dict:
         out = {"alpha": self.alpha, "beta": self.beta, "v": self.v, "key": self.key}

@@ -263,3 +263,29 @@ def test_teachers_are_normalised():
         np.testing.assert_allclose(np.sum(spec * teacher**2), 1.0, rtol=1e-12)
     power = spec * th.spectra.power_law_teacher(spec, 2.0) ** 2
     np.testing.assert_allclose(power[1] / power[0], 2.0**-2.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch, noise", [(1, 0.0), (4, 0.3)])
+def test_volterra_method_equals_the_recursion(batch, noise):
+    """Method "volterra" (Talbot inversion of the recursion's generating function) gives the
+    recursion's risk at any step without stepping (docs/theory.md, Least squares)."""
+    spec = th.spectra.power_law(200, 1.5)
+    problem = th.LinearRegression(spec, th.spectra.power_law_teacher(spec, 1.2), noise=noise)
+    opt = th.SGD(0.5 * float(th.critical_lr(problem, batch)), batch=batch)
+    fast = th.predict(problem, opt, steps=20_000, num_points=30, spacing="log", method="volterra")
+    slow = th.predict(problem, opt, steps=20_000, num_points=30, spacing="log")
+    np.testing.assert_allclose(np.asarray(fast.risk), np.asarray(slow.risk), rtol=1e-9)
+    far = th.predict(problem, opt, steps=2**31 - 1, num_points=5, spacing="log", method="volterra")
+    assert np.all(np.isfinite(np.asarray(far.risk))) and not bool(far.diverged)
+
+
+def test_volterra_method_covers_constant_rate_plain_sgd_only():
+    problem = th.LinearRegression(th.spectra.isotropic(20))
+    for opt, match in [(th.SGD(0.5, momentum=0.5), "without momentum"),
+                       (th.SGD(th.schedules.polynomial(0.5, t0=1.0, power=1.0)), "constant lr"),
+                       (th.Nesterov(0.5, momentum=0.5), "constant lr")]:
+        with pytest.raises(ValueError, match=match):
+            th.predict(problem, opt, steps=10, method="volterra")
+    unstable = th.predict(problem, th.SGD(2.5), steps=1000, num_points=20, spacing="log",
+                          method="volterra")
+    assert bool(unstable.diverged)
