@@ -175,8 +175,8 @@ class AbstractProblem(eqx.Module):
 
     @property
     def dimension(self) -> int | None:
-        """The input dimension d when the problem fixes it, else None."""
-        return None
+        """The input dimension d when the problem fixes it (its `d`), else None."""
+        return getattr(self, "d", None)
 
     # ----------------------------------------------------------------- theory
     def initial_state(self, init=None) -> Any:

@@ -115,10 +115,6 @@ class DataSetRegression(AbstractProblem):
         return self.features.shape[1]
 
     @property
-    def dimension(self) -> int:
-        return self.d
-
-    @property
     def noise_variance(self) -> Array:
         """$\\sigma^2$ = mean squared residual: the part of y no linear fit reaches."""
         return jnp.mean(self.residual**2)

@@ -107,10 +107,6 @@ class FullBatchRegression(AbstractProblem):
         return self.spectrum.shape[0]
 
     @property
-    def dimension(self) -> int:
-        return self.d
-
-    @property
     def alpha(self) -> float:
         """α = n/d, samples per dimension."""
         return self.samples / self.d

@@ -108,10 +108,6 @@ class LinearRegression(AbstractProblem):
     def d(self) -> int:
         return self.spectrum.shape[0]
 
-    @property
-    def dimension(self) -> int:
-        return self.d
-
     def risk(self, a: Array) -> Array:
         r"""$\tfrac12\sum_i\lambda_i a_i$ for per-mode second moments `a`."""
         return 0.5 * (a @ self.spectrum)

@@ -130,10 +130,6 @@ class PowerLawRandomFeatures(AbstractProblem):
     def d(self) -> int:
         return self.spectrum.shape[0]
 
-    @property
-    def dimension(self) -> int:
-        return self.d
-
     def limit_loss(self) -> Array:
         """$\\sigma^2/2$: the loss of the best θ with these d features (t → ∞ at a vanishing rate)."""
         return 0.5 * self.noise_variance
