@@ -278,10 +278,10 @@ def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theor
 
 
 def cmd_scaling(args) -> int:
-    job = config_mod.load(args.config, args.family)
+    job = config_mod.load(args.config, args.family or _scaling_family())
     if job.scaling is None:
-        raise ConfigError("scaling: missing table [scaling] (sizes, compute; see "
-                          "`hild example power_law_rf`)")
+        raise ConfigError(f"scaling: missing table [scaling] (sizes, compute; see "
+                          f"`hild example {_scaling_family()}`)")
     out = OutputFolder(args.output).check()
     cfg = job.scaling
     sim = {k: v for k, v in job.simulation.items() if k in ("seeds", "key", "dtype", "prng")}
@@ -293,7 +293,7 @@ def cmd_scaling(args) -> int:
                                    progress=lambda m: print(f"  {m}", file=sys.stderr))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"scaling: {err}") from None
-    fit, predicted = result.fit, result.predicted
+    fit, predicted, summary = result.fit, result.predicted, result.summary()
     if "model_size" in fit:
         print(f"frontier: d* ∝ f^{fit['model_size']:.3f}, loss ∝ f^-{fit['loss']:.3f} "
               f"(fit over f in [{fit['window'][0]:.3g}, {fit['window'][1]:.3g}], {fit['points']} budgets)")
@@ -303,10 +303,10 @@ def cmd_scaling(args) -> int:
     if predicted and predicted.get("model_size") is not None:
         print(f"predicted (phase {predicted['phase']}): d* ∝ f^{predicted['model_size']:.3f}, "
               f"loss ∝ f^-{predicted['loss']:.3f}")
-    if result.diverged_sizes():
-        print(f"diverged: the rate is unstable at d = {result.diverged_sizes()} (left out of the "
+    if summary["diverged_sizes"]:
+        print(f"diverged: the rate is unstable at d = {summary['diverged_sizes']} (left out of the "
               f"frontier; lower [optimizer] lr)")
-    for d, stats in result.summary().get("simulation", {}).items():
+    for d, stats in summary.get("simulation", {}).items():
         if stats["max_abs_z"] is None:
             print(f"simulation d = {d}: no budget compared (the runs or the theory diverged)")
         else:
@@ -318,7 +318,7 @@ def cmd_scaling(args) -> int:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([header] + rows)
         atomic_write_text(folder / "frontier.csv", buf.getvalue())
-        atomic_write_text(folder / "scaling.json", json.dumps(result.summary(), indent=2))
+        atomic_write_text(folder / "scaling.json", json.dumps(summary, indent=2))
         _write_figure(result.figure(), folder / "frontier.png")
         _write_config(job, folder)
     return 0
@@ -415,13 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
                  "samples from theory ([scaling] table), the compute-optimal frontier d*(f) and "
                  "its exponents against the family's predicted ones, simulations at the sizes "
                  "in `simulate`. Writes frontier.csv, frontier.png and scaling.json.", cmd_scaling)]
+    epilog = _config_help()
     for name, what, description, func in commands:
-        p = sub.add_parser(name, help=what, description=description, epilog=_config_help(),
+        p = sub.add_parser(name, help=what, description=description, epilog=epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("config", nargs="?", help="TOML config (default: the embedded example)")
         p.add_argument("-o", "--output", default="hild-out", help="output folder (default: hild-out)")
-        default = _scaling_family() if name == "scaling" else DEFAULT_FAMILY
-        p.add_argument("--family", default=default,
+        default = ("the first family whose example has a [scaling] table" if name == "scaling"
+                   else DEFAULT_FAMILY)  # read only when `hild scaling` runs: not at start-up
+        p.add_argument("--family", default=None if name == "scaling" else DEFAULT_FAMILY,
                        help=f"family of the embedded example when no config is given "
                             f"(default: {default})")
         distributed.add_flag(p)

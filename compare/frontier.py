@@ -23,8 +23,9 @@ from theory._family import MAX_STEPS
 @dataclasses.dataclass(frozen=True)
 class Frontier:
     """`loss[i, j]`: the theory's loss of model size `sizes[i]` at compute `compute[j]` (NaN
-    below one step or beyond 2^31 - 1 steps). `best_size`/`best_loss`: the frontier (d* refined by a parabola in
-    log d through the grid's best three; NaN where the best size is an end of the grid).
+    below one step or beyond 2^31 - 1 steps). `best_size`/`best_loss`: the frontier (d*
+    refined by a parabola in log d through the grid's best three; NaN where the best size is
+    an end of the grid).
     `fit`: exponents fitted on log-log axes where d* is inside the grid, with the window.
     `simulated`: {size: (compute, mean, stderr, z)} at the simulated sizes."""
 
@@ -172,10 +173,11 @@ def _best(sizes, loss):
             continue
         i = int(np.nanargmin(col))
         if 0 < i < len(sizes) - 1 and np.all(np.isfinite(col[i - 1:i + 2])):
-            a, b, _ = np.polyfit(logd[i - 1:i + 2], np.log(col[i - 1:i + 2]), 2)
+            parabola = np.polyfit(logd[i - 1:i + 2], np.log(col[i - 1:i + 2]), 2)
+            a, b, _ = parabola
             vertex = -b / (2 * a) if a > 0 else logd[i]
             best_size[j] = np.exp(np.clip(vertex, logd[i - 1], logd[i + 1]))
-            best_loss[j] = np.exp(np.polyval([a, b, _], np.log(best_size[j])))
+            best_loss[j] = np.exp(np.polyval(parabola, np.log(best_size[j])))
     return best_size, best_loss
 
 
@@ -185,15 +187,14 @@ def _fit(sizes, compute, best_size, best_loss) -> dict:
     ok = np.isfinite(best_size) & (best_size >= 2 * sizes[0]) & (best_size <= sizes[-1] / 2)
     if ok.sum() < 3:
         return {"points": int(ok.sum())}
-    lf = np.log(compute[ok])
-    x, x0 = np.polyfit(lf, np.log(best_size[ok]), 1)
-    y, _ = np.polyfit(lf, np.log(best_loss[ok]), 1)
+    lf, ls, lp = np.log(compute[ok]), np.log(best_size[ok]), np.log(best_loss[ok])
+    (x, x0), (y, _) = np.polyfit(lf, ls, 1), np.polyfit(lf, lp, 1)
     out = {"model_size": float(x), "loss": float(-y), "model_size_intercept": float(x0),
            "window": [float(compute[ok][0]), float(compute[ok][-1])], "points": int(ok.sum())}
     upper = lf >= 0.5 * (lf[0] + lf[-1])  # the upper half in log f, past the early transient
     if upper.sum() >= 3:
-        out["upper_half"] = {"model_size": float(np.polyfit(lf[upper], np.log(best_size[ok][upper]), 1)[0]),
-                             "loss": float(-np.polyfit(lf[upper], np.log(best_loss[ok][upper]), 1)[0]),
+        out["upper_half"] = {"model_size": float(np.polyfit(lf[upper], ls[upper], 1)[0]),
+                             "loss": float(-np.polyfit(lf[upper], lp[upper], 1)[0]),
                              "points": int(upper.sum())}
     return out
 

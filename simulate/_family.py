@@ -13,9 +13,12 @@ its key only (not on the parameters).
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 
 from theory import AbstractProblem, LeastSquaresBatch, Observation
 from theory._registry import Registry
@@ -44,9 +47,18 @@ class AbstractSimulation(eqx.Module):
         if problem is not None:
             SIMULATIONS.register(f"{problem.__module__}.{problem.__qualname__}", cls)
 
+    fixed_dimension: ClassVar[str] = "the problem's d"
+    """How errors name the dimension a fixed-d problem sets (e.g. the length of a spectrum)."""
+
     def dimension(self, problem, d: int | None) -> int:
-        """The input dimension: `d`, checked, or the one the problem fixes."""
-        raise NotImplementedError
+        """The input dimension: the one the problem fixes (`problem.dimension`; `d` must then
+        be None or equal), else `d`, checked (families without a fixed d override this)."""
+        fixed = problem.dimension
+        if fixed is None:
+            raise NotImplementedError
+        if d is not None and d != fixed:
+            raise ValueError(f"d must equal {self.fixed_dimension} ({fixed}) or be None (got {d})")
+        return fixed
 
     def draw(self, problem, key, d: int, dtype) -> Instance:
         """One seed's instance at dimension d."""
@@ -81,6 +93,17 @@ class AbstractSimulation(eqx.Module):
     def metadata(self, problem, optimizer, d: int) -> dict:
         """Plain values for `Curve.metadata`."""
         return {}
+
+
+def weights_at_overlaps(key, direction, m, q, dtype):
+    r"""Weights w with $w\cdot u/d = m$ and $\|w\|^2/d = q$ for a `direction` u with
+    $\|u\|^2 = d$: m u plus a uniformly random part orthogonal to u (the student of a given
+    overlap with a teacher or a cluster mean)."""
+    d = direction.shape[0]
+    u = jax.random.normal(key, (d,), dtype)
+    u = u - (u @ direction) / d * direction
+    u = math.sqrt(d) * u / jnp.linalg.norm(u)
+    return m * direction + jnp.sqrt(jnp.maximum(q - m * m, 0.0)) * u
 
 
 def simulation_of(problem: AbstractProblem) -> AbstractSimulation:

@@ -21,11 +21,7 @@ from ._family import AbstractSimulation, Instance
 class DataSetSimulation(AbstractSimulation):
     problem = DataSetRegression
 
-    def dimension(self, problem: DataSetRegression, d):
-        if d is not None and d != problem.d:
-            raise ValueError(f"d must equal the number of features of the data set ({problem.d}) "
-                             f"or be None (got {d})")
-        return problem.d
+    fixed_dimension = "the number of features of the data set"
 
     def draw(self, problem: DataSetRegression, key, d, dtype) -> Instance:
         basis = problem.basis.astype(dtype)

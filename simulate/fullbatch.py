@@ -20,13 +20,7 @@ from ._family import AbstractSimulation, Instance
 class FullBatchSimulation(AbstractSimulation):
     problem = FullBatchRegression
 
-    def dimension(self, problem: FullBatchRegression, d):
-        if d is not None and d != problem.d:
-            raise ValueError(
-                f"d must equal the length of FullBatchRegression.spectrum "
-                f"({problem.d}) or be None (got {d})"
-            )
-        return problem.d
+    fixed_dimension = "the length of FullBatchRegression.spectrum"
 
     def draw(self, problem: FullBatchRegression, key, d, dtype) -> Instance:
         x, y = draw_dataset(problem, key, dtype)

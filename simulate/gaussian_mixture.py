@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from theory import Observation
 from theory.gaussian_mixture import GaussianMixture, MixtureState, margin_force
 
-from ._family import AbstractSimulation, Instance
+from ._family import AbstractSimulation, Instance, weights_at_overlaps
 
 
 class GaussianMixtureSimulation(AbstractSimulation):
@@ -39,11 +39,8 @@ class GaussianMixtureSimulation(AbstractSimulation):
             w = problem.init_scale.astype(dtype) * jax.random.normal(k_student, (d,), dtype)
             b = jnp.zeros((), dtype)
         else:
-            u = jax.random.normal(k_student, (d,), dtype)
-            u = u - (u @ mu) / d * mu
-            u = math.sqrt(d) * u / jnp.linalg.norm(u)
             m, q, b = (x.astype(dtype) for x in (problem.init.m, problem.init.q, problem.init.b))
-            w = m * mu + jnp.sqrt(jnp.maximum(q - m * m, 0.0)) * u
+            w = weights_at_overlaps(k_student, mu, m, q, dtype)
         fixed = (mu, problem.rho.astype(dtype), problem.delta.astype(dtype),
                  problem.class_weights.astype(dtype))
         return Instance({"weights": w, "bias": b}, fixed, k_data)

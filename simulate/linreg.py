@@ -19,11 +19,7 @@ from ._family import AbstractSimulation, Instance
 class LinearRegressionSimulation(AbstractSimulation):
     problem = LinearRegression
 
-    def dimension(self, problem: LinearRegression, d):
-        if d is not None and d != problem.d:
-            raise ValueError(f"d must equal the length of LinearRegression.spectrum ({problem.d}) "
-                             f"or be None (got {d})")
-        return problem.d
+    fixed_dimension = "the length of LinearRegression.spectrum"
 
     def draw(self, problem: LinearRegression, key, d, dtype) -> Instance:
         fixed = (jnp.sqrt(problem.spectrum.astype(dtype)), problem.teacher.astype(dtype),

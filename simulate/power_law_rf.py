@@ -21,11 +21,7 @@ from ._family import AbstractSimulation, Instance
 class PowerLawRandomFeaturesSimulation(AbstractSimulation):
     problem = PowerLawRandomFeatures
 
-    def dimension(self, problem: PowerLawRandomFeatures, d):
-        if d is not None and d != problem.d:
-            raise ValueError(f"d must equal PowerLawRandomFeatures.d ({problem.d}) or be None "
-                             f"(got {d})")
-        return problem.d
+    fixed_dimension = "PowerLawRandomFeatures.d"
 
     def draw(self, problem: PowerLawRandomFeatures, key, d, dtype) -> Instance:
         j = jnp.arange(1, problem.v + 1, dtype=jnp.float64)

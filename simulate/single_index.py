@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from theory import Observation
 from theory.single_index import SingleIndex, SingleIndexState
 
-from ._family import AbstractSimulation, Instance
+from ._family import AbstractSimulation, Instance, weights_at_overlaps
 
 
 def _unit(key, d, dtype):
@@ -47,11 +47,8 @@ class SingleIndexSimulation(AbstractSimulation):
         if problem.init is None:
             w = problem.init_scale.astype(dtype) * jax.random.normal(k_student, (d,), dtype)
         else:
-            u = jax.random.normal(k_student, (d,), dtype)
-            u = u - (u @ teacher) / d * teacher
-            u = root_d * u / jnp.linalg.norm(u)
             m, q = (x.astype(dtype) for x in (problem.init.m, problem.init.q))
-            w = m * teacher + jnp.sqrt(jnp.maximum(q - m * m, 0.0)) * u
+            w = weights_at_overlaps(k_student, teacher, m, q, dtype)
         if problem.spherical:
             w = root_d * w / jnp.linalg.norm(w)
         return Instance({"weights": w}, (teacher, problem.noise.astype(dtype)), k_data)

@@ -281,17 +281,25 @@ def _closed(dyn: Closed, save_state: bool, threshold, steps, clock):
     """Evaluate a closed form at the record steps; the first record past the threshold (or
     not finite) marks the divergence, at the resolution of the records."""
     obs = dyn.at(jnp.asarray(steps))
-    bad = ~(obs.risk <= threshold)
+    risk, extras, state, diverged, dstep = _cut_at_divergence(
+        obs.risk, obs.observables, obs.state if save_state else None, threshold, steps)
+    return risk, extras, state, diverged, dstep, jnp.where(diverged, clock.time(dstep), jnp.inf), None
+
+
+def _cut_at_divergence(risk, extras, state, threshold, steps):
+    """Records from the first one past the threshold (or not finite) on become inf (risk and
+    observables); non-finite state entries become 0; the divergence step is that record's
+    (-1 without steps or divergence)."""
+    bad = ~(risk <= threshold)
     diverged = jnp.any(bad)
     after = jnp.cumsum(bad) > 0
-    risk = jnp.where(after, jnp.inf, obs.risk)
-    extras = jax.tree.map(lambda x: jnp.where(after, jnp.inf, x), obs.observables)
-    state = obs.state if save_state else None
+    risk = jnp.where(after, jnp.inf, risk)
+    extras = jax.tree.map(lambda x: jnp.where(after, jnp.inf, x), extras)
     if state is not None:
         state = jax.tree.map(lambda x: jnp.where(jnp.isfinite(x), x, 0.0), state)
-    dstep = jnp.where(diverged, jnp.asarray(steps)[jnp.argmax(bad)], -1)
-    dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
-    return risk, extras, state, diverged, dstep, dt, None
+    dstep = (jnp.where(diverged, jnp.asarray(steps)[jnp.argmax(bad)], -1) if steps is not None
+             else jnp.asarray(-1))
+    return risk, extras, state, diverged, dstep
 
 
 def _integrate(dyn: ODE, observe, threshold, steps, times, ode, throw: bool):
@@ -306,16 +314,6 @@ def _integrate(dyn: ODE, observe, threshold, steps, times, ode, throw: bool):
         y0=dyn.init, saveat=diffrax.SaveAt(subs=[diffrax.SubSaveAt(ts=times), diffrax.SubSaveAt(t1=True)]),
         stepsize_controller=ode["stepsize_controller"], event=diffrax.Event(blew_up),
         max_steps=ode["max_steps"], throw=throw)
-    ys = sol.ys[0]
-    risk, (extras, state) = jax.vmap(observe)(ys)
-    bad = ~(risk <= threshold)
-    diverged = jnp.any(bad)
-    after = jnp.cumsum(bad) > 0
-    risk = jnp.where(after, jnp.inf, risk)
-    extras = jax.tree.map(lambda x: jnp.where(after, jnp.inf, x), extras)
-    if state is not None:
-        state = jax.tree.map(lambda x: jnp.where(jnp.isfinite(x), x, 0.0), state)
-    first = jnp.argmax(bad)
-    dstep = jnp.where(diverged, steps[first], -1) if steps is not None else jnp.asarray(-1)
-    dt = jnp.where(diverged, sol.ts[1][-1], jnp.inf)
-    return risk, extras, state, diverged, dstep, dt, sol.result
+    risk, (extras, state) = jax.vmap(observe)(sol.ys[0])
+    risk, extras, state, diverged, dstep = _cut_at_divergence(risk, extras, state, threshold, steps)
+    return risk, extras, state, diverged, dstep, jnp.where(diverged, sol.ts[1][-1], jnp.inf), sol.result

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from ._checks import is_concrete
+from .optim import SGD
 
 TALBOT_NODES = 32
 DIRECT_STEPS = 16
@@ -37,8 +38,6 @@ _SIGMA, _MU, _NU, _A = -0.6122, 0.5017, 0.2645, 0.6407  # Dingfelder & Weideman 
 def check_plain_sgd(optimizer, other_method: str) -> None:
     """This closed form covers `SGD` at a constant rate without momentum (concrete settings
     are checked; traced momentum is checked at run time by the caller)."""
-    from .optim import SGD
-
     if type(optimizer) is not SGD or callable(optimizer.lr) or optimizer.group_lr:
         raise ValueError(f"method 'volterra' covers SGD at a constant lr; use method "
                          f"'{other_method}' for schedules and other optimizers")
@@ -47,12 +46,18 @@ def check_plain_sgd(optimizer, other_method: str) -> None:
                          f"'{other_method}' (got SGD.momentum = {float(optimizer.momentum):g})")
 
 
+def noise_gain(g_lam: Array, batch) -> Array:
+    r"""$\sum_i \gamma\lambda_i / (B(2 - \gamma\lambda_i(1 + 1/B)))$ for `g_lam` $= \gamma\lambda$:
+    the recursion converges where it is < 1 with every $\gamma\lambda_i(1 + 1/B) < 2$ (the
+    `critical_lr` condition of docs/theory.md, Least squares)."""
+    return jnp.sum(g_lam / (batch * (2.0 - g_lam * (1.0 + 1.0 / batch))))
+
+
 def stable(lam: Array, gamma, batch) -> Array:
-    """Whether the recursion converges: $(\\gamma^2/B)\\sum_i \\lambda_i^2/(1 - q_i) < 1$ with
-    every $q_i < 1$ (the `critical_lr` condition of docs/theory.md, Least squares)."""
+    """Whether the recursion at per-step rate `gamma` converges (see `noise_gain`)."""
     g = gamma * lam
-    room = 2.0 - g * (1.0 + 1.0 / batch)
-    return jnp.all(room > 0) & (jnp.sum(jnp.where(room > 0, g / (batch * room), jnp.inf)) < 1.0)
+    fits = g * (1.0 + 1.0 / batch) < 2.0
+    return jnp.all(fits) & (noise_gain(jnp.where(fits, g, 0.0), batch) < 1.0)
 
 
 def excess_at_steps(lam: Array, a0: Array, noise_var, gamma, batch, steps: Array) -> Array:

@@ -242,8 +242,7 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
     upper = 2.0 / (jnp.max(lam) * (1.0 + 1.0 / batch))
 
     def excess(u, _):  # u = gamma / upper, in (0, 1)
-        g_lam = u * upper * lam
-        return jnp.sum(g_lam / (batch * (2.0 - g_lam * (1.0 + 1.0 / batch)))) - 1.0
+        return _volterra.noise_gain(u * upper * lam, batch) - 1.0
 
     solver = optx.Bisection(rtol=1e-13, atol=1e-13)
     sol = optx.root_find(excess, solver, jnp.asarray(0.5, lam.dtype),
@@ -252,7 +251,7 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
 
 
 def closed_form(problem: LinearRegression, optimizer: SGD, state: ModeMoments,
-            other_method: str = "recursion") -> Closed:
+                other_method: str = "recursion") -> Closed:
     """The exact recursion of plain SGD at a constant rate, at any step count without
     stepping (`theory._volterra`; docs/theory.md, Least squares); an unstable rate gives
     inf past the first `DIRECT_STEPS` steps (the driver marks the divergence there)."""

@@ -161,15 +161,15 @@ class PowerLawRandomFeatures(AbstractProblem):
             _volterra.check_plain_sgd(optimizer, "exact")
 
     def dynamics(self, optimizer: SGD, state: ModeMoments, method: str):
-        floor = 0.5 * self.noise_variance
+        """Least squares' recursion or closed form (its floor max(1, σ²) is this family's),
+        the loss shifted by the capacity floor σ²/2."""
+        floor = self.limit_loss()
         if method == "exact":
             rec = self.least_squares().dynamics(optimizer, state, "recursion")
-            return rec._replace(observe=lambda c: _plus(rec.observe(c), floor),
-                                floor=self.divergence_floor(), label="exact, given W")
+            return rec._replace(observe=lambda c: _plus(rec.observe(c), floor), label="exact, given W")
         self.check_method(optimizer, method)
         closed = closed_form(self.least_squares(), optimizer, state, "exact")
         return closed._replace(at=lambda steps: _plus(closed.at(steps), floor),
-                               floor=self.divergence_floor(),
                                label="Talbot inversion, exact at any step")
 
     def metadata(self) -> dict:
