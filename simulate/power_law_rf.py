@@ -12,6 +12,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from theory import ModeMoments, Observation, PowerLawRandomFeatures
 
@@ -24,12 +25,12 @@ class PowerLawRandomFeaturesSimulation(AbstractSimulation):
     fixed_dimension = "PowerLawRandomFeatures.d"
 
     def draw(self, problem: PowerLawRandomFeatures, key, d, dtype) -> Instance:
-        j = jnp.arange(1, problem.v + 1, dtype=jnp.float64)
-        scale = math.sqrt(problem.d)
-        fixed = ((j ** -problem.alpha).astype(dtype), (j ** -problem.beta).astype(dtype),
-                 (scale * problem.projection).astype(dtype), problem.basis.astype(dtype),
-                 (problem.teacher / scale).astype(dtype),
-                 (problem.d * problem.spectrum).astype(dtype), problem.limit_loss().astype(dtype))
+        j = np.arange(1, problem.v + 1, dtype=np.float64)
+        lsq = problem.least_squares()  # the scaled spectrum and teacher, in K's eigenbasis
+        fixed = (jnp.asarray(j ** -problem.alpha, dtype), jnp.asarray(j ** -problem.beta, dtype),
+                 (math.sqrt(problem.d) * problem.projection).astype(dtype), problem.basis.astype(dtype),
+                 lsq.teacher.astype(dtype), lsq.spectrum.astype(dtype),
+                 problem.limit_loss().astype(dtype))
         return Instance({"weights": jnp.zeros(problem.d, dtype)}, fixed, key)
 
     def sample(self, problem, fixed, key, batch):
