@@ -18,8 +18,8 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from compare.frontier import frontier, model_sizes
-from theory import SGD, PowerLawRandomFeatures
+from hild.compare.frontier import frontier, model_sizes
+from hild.theory import SGD, PowerLawRandomFeatures
 
 LR = 0.2  # the paper's constant gamma; stable at every size measured (0.5 is not: see docs)
 POINTS = [(1.0, 0.3), (1.0, 0.7), (0.75, 1.25)]  # phases I, II, III

@@ -13,11 +13,11 @@ import time
 import jax
 import numpy as np
 
-import simulate
-import simulate._simulate as driver
-import theory as th
-from simulate._sharding import AlongD
-from theory._devices import mesh, use_devices
+from hild import simulate
+import hild.simulate._simulate as driver
+from hild import theory as th
+from hild.simulate._sharding import AlongD
+from hild.theory.devices import mesh, use_devices
 
 jax.config.update("jax_enable_x64", True)
 

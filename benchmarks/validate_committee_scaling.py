@@ -13,7 +13,7 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np
 
-from compare import d_scaling
+from hild.compare import d_scaling
 from tests.simulate.test_committee import scaling_run
 
 DS, SEEDS = (500, 2000, 8000), (48, 24, 20)

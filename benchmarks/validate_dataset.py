@@ -16,9 +16,9 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-import theory as th
-from compare.agreement import agreement
-from simulate import simulate
+from hild import theory as th
+from hild.compare.agreement import agreement
+from hild.simulate import simulate
 
 SEEDS = 1000
 CASES = {  # name: (data, features, width, lr, batch, t)

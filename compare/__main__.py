@@ -1,5 +1,5 @@
-"""`python -m compare` is `hild` (as is `python -m hild`)."""
+"""`python -m hild.compare` is `hild` (as is `python -m hild`)."""
 
-from hild import main
+from hild.__main__ import main
 
 main()

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from theory import Curve
+from hild.theory import Curve
 
 
 @dataclasses.dataclass(frozen=True)

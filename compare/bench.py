@@ -14,12 +14,11 @@ from collections.abc import Callable
 
 import jax
 
-import simulate
-import theory
-from theory import BenchCase
+from hild import simulate, theory
+from hild.theory import BenchCase, Benchmarked
 
 from . import bench_machine as machine
-from . import config
+from . import config, examples
 from .bench_devices import device_scaling
 from .tune import with_values
 
@@ -60,10 +59,9 @@ def grid_vs_one_curve(curve: Callable, values, say: Callable[[str], None]) -> di
 
 
 def families() -> list[str]:
-    """Families with a bench case."""
-    base = theory.AbstractProblem.bench_case.__func__
+    """Families with a bench case (the `Benchmarked` protocol)."""
     return sorted(name for name, cls in theory.families().items()
-                  if cls.bench_case.__func__ is not base)
+                  if issubclass(cls, Benchmarked))
 
 
 def bench(family: str, quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
@@ -156,7 +154,7 @@ SEED_COUNTS = (2, 8, 32, 64)
 def _warm_default_predict(family: str) -> float | None:
     """Best-of-5 seconds of `theory.predict` on the family's embedded default config (its
     horizon and [theory] options), after a warm-up; None without a default."""
-    if family not in config.default_families():
+    if family not in examples.default_families():
         return None
     job = config.load(None, family)
     return _timed(lambda: theory.predict(job.problem, job.optimizer, **job.horizon,

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import jax
 
-import simulate
-import theory
-from theory import BenchCase
-from theory._devices import over_devices, use_devices
+from hild import simulate
+from hild import theory
+from hild.theory import BenchCase
+from hild.theory.devices import over_devices, use_devices
 
 from .bench_machine import best_seconds
 from .tune import with_values

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import simulate
-from simulate._simulate import chunk_size, sample_bytes
+from hild import simulate
+from hild.simulate import chunk_size, sample_bytes
 
-from . import config
+from . import examples
 
 
 def best_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -93,7 +93,7 @@ COLD_API = """
 import time; start = time.perf_counter()
 import tomllib
 import jax; jax.config.update("jax_enable_x64", True)
-import theory
+from hild import theory
 theory.use_compilation_cache()
 data = tomllib.loads(open({path!r}).read())  # the default config, read without compare/
 problem = theory.problem_class(data["family"]).from_config(theory.Table(data["problem"], "problem"))
@@ -121,7 +121,7 @@ def cold_start(family: str, runs: int = 2) -> dict:
         env["HILD_CACHE_DIR"] = os.path.join(tmp, "api-cache")
         for _ in range(runs):
             start = time.perf_counter()
-            path = str(config._default_path(family))
+            path = str(examples.default_path(family))
             subprocess.run([sys.executable, "-c", COLD_API.format(path=path)], env=env,
                            check=True, stdout=subprocess.DEVNULL)
             out["api"].append(time.perf_counter() - start)

@@ -1,8 +1,11 @@
 """TOML run configs: one file states the problem, the optimizer, the horizon and the runs.
 
 Every field is validated before anything runs or is written; an error names the field and
-its allowed range. Each family ships an embedded default (`compare/defaults/<family>.toml`),
-which documents every field in its comments.
+its allowed range. Each family ships an embedded default (`compare/defaults/<family>.toml`,
+`hild.compare.examples`), which documents every field in its comments. `family` is a
+family's name (hild's own, an installed plugin's) or `"package.module:Class"` /
+`"file.py:Class"` (relative to the config's folder) for a family from outside hild; so is
+`[optimizer] kind`.
 """
 
 from __future__ import annotations
@@ -10,24 +13,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import simulate
-import theory
-from theory import (
-    DEFAULT_FAMILY,
-    AbstractOptimizer,
-    AbstractProblem,
-    ConfigError,
-    Table,
-)
-from theory._predict import ode_settings
+from hild import simulate, theory
+from hild.theory import AbstractOptimizer, AbstractProblem, ConfigError, Table, ode_settings
 
 from . import frontier
+from .examples import DEFAULT_FAMILY, default_text
 from .tune import ENGINES, OBJECTIVES, check_candidates, check_objective, get_path
 
 
@@ -53,48 +48,26 @@ class Job:
     `method` list: the first is the main curve)."""
 
 
-def _default_path(family: str):
-    """A family's documented example config: its `example_config`, or the built-in
-    compare/defaults/<family>.toml."""
-    cls = theory.families().get(family)
-    if cls is not None and cls.example_config is not None:
-        return Path(cls.example_config)
-    return resources.files("compare") / "defaults" / f"{family}.toml"
-
-
-def default_families() -> list[str]:
-    """Families with an embedded default config."""
-    return sorted(name for name in theory.families() if _default_path(name).is_file())
-
-
-def default_text(family: str = DEFAULT_FAMILY) -> str:
-    """The embedded default config of a family, with its field documentation."""
-    path = _default_path(family)
-    if not path.is_file():
-        raise ConfigError(f"family: no embedded default for {family!r} "
-                          f"(have: {', '.join(default_families())})")
-    return path.read_text()
-
-
 def load(path: str | Path | None, family: str = DEFAULT_FAMILY) -> Job:
     """Read and validate a config file, or the embedded default of `family` when `path` is None."""
     if path is None:
-        text, source = default_text(family), f"embedded default ({family})"
+        text, source, base = default_text(family), f"embedded default ({family})", None
     else:
         try:
-            text, source = Path(path).read_text(), str(path)
+            text, source, base = Path(path).read_text(), str(path), Path(path).parent
         except OSError as err:
             raise ConfigError(f"config: cannot read {path}: {err.strerror}") from None
-    return loads(text, source)
+    return loads(text, source, base)
 
 
-def loads(text: str, source: str = "<string>") -> Job:
-    """Parse and validate the text of a config."""
+def loads(text: str, source: str = "<string>", base: str | Path | None = None) -> Job:
+    """Parse and validate the text of a config (`base`: the folder a `"file.py:Class"`
+    family or optimizer kind is relative to)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config: not valid TOML ({err})") from None
-    return dataclasses.replace(parse(data, source), text=text)
+    return dataclasses.replace(parse(data, source, base), text=text)
 
 
 def _reject_non_finite(value, path: str) -> None:
@@ -137,22 +110,31 @@ def theory_option_names(problem_cls: type[AbstractProblem]) -> list[str]:
 
 def check_ode_options(problem_cls: type[AbstractProblem], opts: dict) -> None:
     """[theory] method, rtol, atol, max_steps as `theory.predict` will check them."""
-    method = opts.get("method", next(iter(problem_cls.methods)))
-    if not isinstance(method, str) or method not in problem_cls.methods:
-        raise ValueError(f"method must be one of {', '.join(problem_cls.methods)} "
-                         f"(got {method!r})")
+    method = theory.method_of(problem_cls, opts.get("method"))
     ode_settings(problem_cls, method, None, None, opts.get("rtol"), opts.get("atol"),
                  opts.get("max_steps"))
 
 
-def parse(data: dict, source: str = "<dict>") -> Job:
-    """Validate a parsed TOML document into a `Job`."""
+def family_class(family: str, base=None) -> type[AbstractProblem]:
+    """The problem class a config's `family` names, or a ConfigError naming what there is."""
+    if not theory.registry.is_spec(family) and family not in theory.family_names():
+        raise ConfigError(f"family: must be one of {', '.join(theory.family_names())}, or "
+                          f"'package.module:Class' for a family from outside hild (got {family!r})")
+    try:
+        return theory.problem_class(family, base)
+    except ValueError as err:
+        raise ConfigError(f"family: {err}") from None
+
+
+def parse(data: dict, source: str = "<dict>", base: str | Path | None = None) -> Job:
+    """Validate a parsed TOML document into a `Job` (`base`: see `loads`)."""
     _reject_non_finite(data, "")
     top = Table(data, "")
-    family = top.string("family", tuple(theory.families()))
-    problem_cls = theory.problem_class(family)
+    family = top.string("family")
+    problem_cls = family_class(family, base)
     problem = _build("problem", lambda: problem_cls.from_config(_required(top, "problem")))
-    optimizer = _build("optimizer", lambda: theory.optimizer_from_config(_required(top, "optimizer")))
+    optimizer = _build("optimizer", lambda: theory.optimizer_from_config(_required(top, "optimizer"),
+                                                                         base))
     tune = _parse_tune(top.table("tune"), optimizer)
     horizon_table = top.table("horizon")
     if horizon_table is None:
@@ -178,9 +160,14 @@ def _methods(theory_opts: dict[str, Any], problem_cls: type[AbstractProblem]) ->
     if not isinstance(methods, list):
         return ()
     allowed = tuple(problem_cls.methods)
-    if not methods or any(m not in allowed for m in methods) or len(set(methods)) < len(methods):
+    if not methods or len(set(map(str, methods))) < len(methods):
         raise ConfigError(f"theory.method: must be one of {', '.join(allowed)}, or a list of "
                           f"distinct ones (got {methods!r})")
+    for m in methods:
+        try:
+            theory.method_of(problem_cls, m)
+        except ValueError as err:
+            raise ConfigError(f"theory.method: {str(err).removeprefix('method ')}") from None
     theory_opts["method"] = methods[0]
     return tuple(methods[1:])
 

@@ -16,9 +16,9 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-import simulate
-import theory as th
-from theory import AbstractOptimizer, AbstractProblem, Curve
+from hild import simulate
+from hild import theory as th
+from hild.theory import AbstractOptimizer, AbstractProblem, Curve
 
 from .overlay import overlay
 from .tune import TuneResult, with_values

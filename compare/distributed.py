@@ -1,6 +1,6 @@
 """`--distributed` for the run commands: join a multi-process JAX run; process 0 writes.
 
-Each process runs the same command; `theory._devices.initialize_distributed` reads the
+Each process runs the same command; `hild.theory.devices.initialize_distributed` reads the
 standard environment (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID, or what JAX
 detects under SLURM / Open MPI), the seeds and candidates are split over every process's
 devices, every process gathers the results, and only process 0 writes the output folder.
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from theory import ConfigError
-from theory._devices import initialize_distributed, is_writer
+from hild.theory.fields import ConfigError
 
 __all__ = ["add_flag", "is_writer", "start"]
 
@@ -24,10 +23,20 @@ def add_flag(parser: argparse.ArgumentParser) -> None:
                              "JAX_PROCESS_ID, or SLURM); process 0 writes the outputs")
 
 
+def is_writer() -> bool:
+    """True in the process that writes the outputs (process 0; the only one without
+    `--distributed`)."""
+    from hild.theory.devices import is_writer as writer
+
+    return writer()
+
+
 def start(args: argparse.Namespace) -> None:
     """Initialise jax.distributed if `--distributed` was given (a bad environment: ConfigError)."""
     if not getattr(args, "distributed", False):
         return
+    from hild.theory.devices import initialize_distributed
+
     try:
         index, count = initialize_distributed()
     except (ValueError, RuntimeError) as err:

@@ -15,9 +15,8 @@ import re
 
 import numpy as np
 
-from simulate import simulate
-from theory import predict
-from theory._family import MAX_STEPS
+from hild.simulate import simulate
+from hild.theory import MAX_STEPS, ScalingLaw, method_of, predict, theory_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +118,10 @@ def frontier(problem, optimizer, sizes, compute, *, method=None, replicas=1, sim
     exponents; with `simulate_sizes`, simulations of replica 0 (`simulation`: seeds, key,
     dtype, ...) at budgets up to `simulate_compute_max`, scored against replica 0's theory."""
     sizes, compute = np.asarray(sizes, dtype=int), np.asarray(compute, dtype=np.float64)
-    problem.check_method(optimizer, method or next(iter(type(problem).methods)))
+    if not isinstance(problem, ScalingLaw):
+        raise TypeError(f"{type(problem).__name__} ({problem.family}) has no model size to scale "
+                        f"(it does not implement theory.protocols.ScalingLaw)")
+    theory_for(problem, optimizer, method_of(type(problem), method))  # refused before any work
     loss = np.zeros((sizes.size, compute.size))
     first = {}
     for i in np.argsort(sizes)[::-1]:  # the largest first: a size the problem refuses fails fast

@@ -16,8 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hild import SWAP_LOCK, held
-from theory import ConfigError
+from .interrupts import SWAP_LOCK, held
+from hild.theory import ConfigError
 
 MARKER = ".hild-output"
 _STAGING, _OLD = ".staging-", ".replaced-"

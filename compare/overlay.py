@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from theory import Curve
+from hild.theory import Curve
+from hild.theory.protocols import observable_labels
 
 X_LABEL = r"$t$ = samples / $d$"
 
@@ -119,4 +120,4 @@ def y_label(curve: Curve, observable: str = "risk") -> str:
     """The family's label of the risk or of a named observable."""
     if observable == "risk":
         return curve.metadata.get("risk_label", "risk")
-    return type(curve.problem).observable_labels.get(observable, observable)
+    return observable_labels(curve.problem).get(observable, observable)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory import Curve, predict
+from hild.theory import Curve, predict
 
 PER_SEED = "per_seed"
 """The value of `predict`'s `init` (config: `[theory] init = "per_seed"`) that asks for this."""

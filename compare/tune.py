@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import simulate
-import theory as th
-from theory import AbstractOptimizer, AbstractProblem, Curve
-from theory._devices import over_devices
+from hild import simulate
+from hild import theory as th
+from hild.theory import AbstractOptimizer, AbstractProblem, Curve
+from hild.theory.devices import over_devices
 
 OBJECTIVES = ("final", "samples_to_target", "auc")
 ENGINES = ("grid", "random", "gradient")

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from theory import AbstractOptimizer, AbstractProblem
+from hild.theory import AbstractOptimizer, AbstractProblem, Tunable
 
 from .tune import TuneResult, with_values
 
@@ -22,8 +22,11 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def critical_line(problem: AbstractProblem, optimizer: AbstractOptimizer, y: str,
                   values) -> np.ndarray | None:
-    """The family's largest stable rate (`problem.stability_limit`) for each value of the
-    optimizer field `y` (e.g. the batch size); None where the family has no formula."""
+    """The family's largest stable rate (`problem.stability_limit`, the `Tunable` protocol) for
+    each value of the optimizer field `y` (e.g. the batch size); None where the family has no
+    formula."""
+    if not isinstance(problem, Tunable):
+        return None
     limits = [problem.stability_limit(with_values(optimizer, {y: v})) for v in values]
     if any(limit is None for limit in limits):
         return None

@@ -13,11 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-import compare
-import simulate
-import theory as th
-from compare import cli, tune
-from theory._io import atomic_write
+import hild
+from hild import compare
+from hild import simulate
+from hild import theory as th
+from hild.compare import cli, tune
+from hild.theory.atomic import atomic_write
 
 HERE = Path(__file__).parent
 
@@ -38,7 +39,7 @@ def learning_rates_and_divergence() -> None:
         curve = th.predict(problem, opt, t=30.0, num_points=60, spacing="log")
         sim = simulate.simulate(problem, opt, t=30.0, num_points=60, spacing="log", seeds=200,
                                 key=i, save_state=False)
-        compare.overlay(curve, sim, ax=ax, color=f"C{i}", logx=True, max_seeds=8,
+        hild.overlay(curve, sim, ax=ax, color=f"C{i}", logx=True, max_seeds=8,
                         label=f"η = {frac:g} η_c", title="")
     ax.set_title(f"{problem.describe()}, B = 2, critical η_c = {eta_c:.3f}\n"
                  "lines: exact recursion; dots and band: mean ± SE of 200 runs", fontsize=9)
@@ -50,7 +51,7 @@ def momentum_schedule() -> None:
     opt = th.SGD(th.schedules.cosine(0.15, t_max=12.0, final=0.005), batch=4, momentum=0.9)
     curve = th.predict(problem, opt, t=12.0, num_points=60)
     sim = simulate.simulate(problem, opt, t=12.0, num_points=60, seeds=200, key=0, save_state=False)
-    _save(compare.overlay(curve, sim), "momentum_cosine.png")
+    _save(hild.overlay(curve, sim), "momentum_cosine.png")
 
 
 def lr_sweep() -> None:
@@ -128,13 +129,13 @@ def real_data_features() -> None:
     gaussian = th.predict(problem, opt, t=20.0, num_points=60, method="gaussian")
     sim = simulate.simulate(problem, opt, t=20.0, num_points=60, seeds=300, key=0,
                             save_state=False)
-    from compare.overlay import overlay  # the function (compare.overlay may be the module)
+    from hild import overlay
 
     _save(overlay(exact, sim, references=[gaussian]), "digits_relu_overlay.png")
 def imbalanced_mixture() -> None:
     """ρ = 0.2 logistic regression on two clusters: per-class test errors and the bias for the
     plain, balanced and minority-over-weighted losses, theory against 32 runs at d = 1000."""
-    from theory.gaussian_mixture import GaussianMixture
+    from hild.theory.gaussian_mixture import GaussianMixture
 
     fig = Figure(figsize=(10.0, 4.2), dpi=150, layout="constrained")
     ax_err, ax_b = fig.subplots(1, 2)

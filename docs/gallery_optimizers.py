@@ -14,10 +14,10 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-import simulate
-import theory as th
-from compare import tune
-from theory._io import atomic_write
+from hild import simulate
+from hild import theory as th
+from hild.compare import tune
+from hild.theory.atomic import atomic_write
 
 jax.config.update("jax_enable_x64", True)
 HERE = Path(__file__).parent

@@ -12,10 +12,10 @@ from matplotlib.figure import Figure
 
 jax.config.update("jax_enable_x64", True)
 
-import simulate
-import theory as th
-from theory._io import atomic_write
-from theory.fullbatch import FullBatchRegression
+from hild import simulate
+from hild import theory as th
+from hild.theory.atomic import atomic_write
+from hild.theory.fullbatch import FullBatchRegression
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SIGMA = 0.5

@@ -8,8 +8,8 @@ largest |z| over the recorded points and how many exceed 3. Minutes on 2 cores.
 import jax
 import numpy as np
 
-import simulate
-import theory as th
+from hild import simulate
+from hild import theory as th
 
 jax.config.update("jax_enable_x64", True)
 

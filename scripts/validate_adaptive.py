@@ -12,8 +12,8 @@ the noise, and its d-scaling exponent.
 import jax
 import numpy as np
 
-import simulate
-import theory as th
+from hild import simulate
+from hild import theory as th
 
 jax.config.update("jax_enable_x64", True)
 

@@ -25,10 +25,10 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np
 
-import simulate
-import theory as th
-from compare import per_seed_theory, seed_states
-from theory.single_index import SingleIndex
+from hild import simulate
+from hild import theory as th
+from hild.compare import per_seed_theory, seed_states
+from hild.theory.single_index import SingleIndex
 
 M1 = 0.5
 

@@ -20,11 +20,11 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-import simulate
-import theory as th
-from compare import agreement
-from compare.scaling import d_scaling
-from theory.fullbatch import FullBatchRegression
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.compare.scaling import d_scaling
+from hild.theory.fullbatch import FullBatchRegression
 
 DIMENSIONS = (100, 200, 400, 800, 1600)
 STEPS, POINTS = 200, 12

@@ -17,11 +17,12 @@ jax.config.update("jax_enable_x64", True)
 
 import numpy as np
 
-import simulate
-import theory as th
-from compare import agreement, d_scaling, per_seed_theory, seed_states
-from theory.gaussian_mixture import GaussianMixture
-from theory.single_index import SingleIndex, SingleIndexState
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.compare import d_scaling, per_seed_theory, seed_states
+from hild.theory.gaussian_mixture import GaussianMixture
+from hild.theory.single_index import SingleIndex, SingleIndexState
 
 CASES = {
     "linear": (SingleIndex("linear", noise=0.3), th.SGD(0.5), 3.0, ["risk"]),

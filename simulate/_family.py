@@ -1,14 +1,16 @@
 """The family interface, simulation side: what a family gives `simulate`.
 
-docs/families.md is the full contract. A family's module of simulate/ defines one subclass of
-`AbstractSimulation` with `problem = <its problem class>`, which registers it. It says how to
+docs/families.md is the full contract. A family defines one subclass of `AbstractSimulation`
+with `problem = <its problem class>`, which registers it (hild's own, and installed ones, are
+also found through the entry-point group `hild.simulations`, by family name). It says how to
 draw one instance (the fixed data of a seed, e.g. a teacher, and the initial parameters, a dict
 parameter group -> array), how to draw the fresh samples of one step (`sample`), what to
 measure (the exact population risk and the order parameters of the theory), and what an
-optimizer may ask of a batch of samples: the mean gradient (`gradient`) or the linearised
-residuals (`linearize`, for prox-linear steps). The generic driver (`simulate.simulate`) does
-the rest; it draws the samples of many steps in one vmapped call, so `sample` must depend on
-its key only (not on the parameters).
+optimizer may ask of a batch of samples: the mean gradient (by default `jax.grad` of the
+batch's `loss`, times the family's `gradient_scale`) or the linearised residuals
+(`linearize`, for prox-linear steps). The generic driver (`simulate.simulate`) does the rest;
+it draws the samples of many steps in one vmapped call, so `sample` must depend on its key
+only (not on the parameters).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from theory import AbstractProblem, LeastSquaresBatch, Observation
-from theory._registry import Registry
+from hild.theory import AbstractProblem, LeastSquaresBatch, Observation
+from hild.theory.registry import Registry, entry_points
 
 SIMULATIONS: Registry[type["AbstractSimulation"]] = Registry("simulated problem")
+GROUP = "hild.simulations"
+"""Entry-point group of installed simulations, named by their family."""
 
 
 class Instance(NamedTuple):
@@ -72,14 +76,33 @@ class AbstractSimulation(eqx.Module):
         """The `batch` fresh samples of one step, drawn with `key` (a pytree of arrays)."""
         raise NotImplementedError
 
-    def gradient(self, problem, fixed, params, sample) -> dict:
-        """The mean gradient over the samples, per parameter group, in the family's scaled
-        parametrisation (an SGD step subtracts lr × this)."""
-        raise TypeError(f"{type(problem).__name__} has no stochastic gradient in simulate/")
+    def rotated_basis(self, problem) -> str | None:
+        """None when the simulation runs in the problem's own input coordinates (the
+        default); else what basis it runs in (e.g. a covariance's eigenbasis), so that rules
+        that are not rotation-invariant are refused instead of silently simulating another
+        problem."""
+        return None
 
     def loss(self, problem, fixed, params, sample):
-        """The mean training loss over the samples (for loss-based adaptive rates)."""
+        """The mean training loss over the samples, a function of `params` (the default
+        `gradient` differentiates it; loss-based adaptive rates read it)."""
         raise TypeError(f"{type(problem).__name__} has no batch loss in simulate/")
+
+    def gradient_scale(self, problem, params) -> dict[str, float]:
+        """The factor of each parameter group's gradient in the family's scaled
+        parametrisation (e.g. 1/d for least squares' weights: per-step size η/d); 1 for a
+        group it does not name."""
+        return {}
+
+    def gradient(self, problem, fixed, params, sample) -> dict:
+        """The mean gradient over the samples, per parameter group, in the family's scaled
+        parametrisation (an SGD step subtracts lr × this): `jax.grad` of `loss` times
+        `gradient_scale`."""
+        if type(self).loss is AbstractSimulation.loss:
+            raise TypeError(f"{type(problem).__name__} has no stochastic gradient in simulate/")
+        grads = jax.grad(lambda p: self.loss(problem, fixed, p, sample))(params)
+        scale = self.gradient_scale(problem, params)
+        return {name: g * scale[name] if name in scale else g for name, g in grads.items()}
 
     def line_search_oracle(self, problem, fixed, params, sample):
         """(slope, curvature) at s = 0 of s -> E over a fresh batch like `sample` of the
@@ -106,12 +129,24 @@ def weights_at_overlaps(key, direction, m, q, dtype):
     return m * direction + jnp.sqrt(jnp.maximum(q - m * m, 0.0)) * u
 
 
+def _key(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def simulation_of(problem: AbstractProblem) -> AbstractSimulation:
+    """The registered simulation of the problem's class (an installed one is imported from
+    the entry point of its family's name in `hild.simulations`)."""
     cls = type(problem)
-    sim = SIMULATIONS.get(f"{cls.__module__}.{cls.__qualname__}")
+    sim = SIMULATIONS.get(_key(cls))
     if sim is None:
-        known = ", ".join(name.rpartition(".")[2] for name in SIMULATIONS.names())
-        raise TypeError(f"hild has no simulator for {cls.__name__}; known problems: {known}")
+        ep = entry_points(GROUP).get(getattr(cls, "family", ""))
+        if ep is not None:
+            ep.load()
+            sim = SIMULATIONS.get(_key(cls))
+    if sim is None:
+        raise TypeError(f"hild has no simulation of {cls.__name__}: define an "
+                        f"AbstractSimulation with problem = {cls.__name__} in a module imported "
+                        f"with it, or install one in the entry-point group {GROUP!r}")
     return sim()
 
 

@@ -22,7 +22,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from theory._devices import AXIS, mesh, over_devices
+from hild.theory.devices import AXIS, mesh, over_devices
 
 from ._family import AbstractSimulation, Instance
 

@@ -14,23 +14,25 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from theory import (
+from hild.theory import (
     AbstractProblem,
     Curve,
     StepClock,
-    check_optimizer,
+    as_optimizer,
+    check_parameter_groups,
     divergence_threshold,
+    make_horizon,
     record_grid,
     scan_with_records,
 )
-from theory._checks import (
+from hild.theory.checks import (
     check_int_range,
     check_memory,
     is_concrete,
     runtime_checks,
     surface_check_errors,
 )
-from theory._predict import make_horizon
+from hild.theory.protocols import risk_label
 
 from ._family import AbstractSimulation, FreshBatch, simulation_of
 from ._sharding import check_shard, run_sharded
@@ -71,7 +73,9 @@ def simulate(
 
     **Arguments:**
 
-    - `problem`, `optimizer`: as for `theory.predict`.
+    - `problem`: a family's problem; `optimizer`: any hild optimizer, or an optax
+      `GradientTransformation` as it is (e.g. `optax.adam(1e-3)`, one sample per step;
+      `theory.Optax(transform, batch=B)` for more). No theory of the pair is needed.
     - `steps` or `t`: the horizon, as for `theory.predict`.
     - `d`: input dimension, for families whose problem does not fix it.
     - `seeds`: number of independent runs (>= 2, for a standard error).
@@ -92,6 +96,7 @@ def simulate(
     **Returns:** a `Curve` whose `risk` has shape `(seeds, T)`; `diverged`, `diverged_step`,
     `diverged_t` per seed.
     """
+    optimizer = as_optimizer(optimizer)
     plan = plan_simulation(problem, optimizer, steps, t=t, d=d, seeds=seeds, key=key,
                            num_points=num_points, spacing=spacing, save_at=save_at, dtype=dtype,
                            save_state=save_state, prng=prng, shard=shard,
@@ -106,7 +111,7 @@ def simulate(
                    DTYPES[dtype], bool(save_state), progress, checks),
             shard=shard, d=d, block=seed_block)
     metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
-                "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": problem.risk_label(),
+                "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": risk_label(problem),
                 **problem.metadata(), **sim.metadata(problem, optimizer, d)}
     dt = jnp.where(diverged, clock.time(dstep), jnp.inf)
     return Curve(step=grid.steps, t=grid.times, risk=risk, state=state, diverged=diverged,
@@ -140,13 +145,16 @@ def plan_simulation(problem, optimizer, steps=None, *, t=None, d=None, seeds=32,
         raise ValueError("dtype='float64' needs jax_enable_x64: call "
                          "jax.config.update('jax_enable_x64', True) at start-up")
     check_shard(shard, seed_block)
+    optimizer = as_optimizer(optimizer)
     sim = simulation_of(problem)
-    check_optimizer(problem, optimizer)
+    check_parameter_groups(problem, optimizer)
+    check_basis(sim, problem, optimizer)
     d = sim.dimension(problem, d)
     samples = optimizer.samples_per_step(d)
     theory_clock = problem.clock(optimizer)
     clock = theory_clock or StepClock(samples, d)
     grid = record_grid(horizon, clock, stepped=theory_clock is not None)
+    check_step(sim, problem, optimizer, d, samples, clock, DTYPES[dtype])
     check_memory("seeds, d, batch",
                  simulation_bytes(sim, problem, optimizer, d, seeds, len(grid.steps),
                                   DTYPES[dtype], save_state),
@@ -157,6 +165,34 @@ def plan_simulation(problem, optimizer, steps=None, *, t=None, d=None, seeds=32,
             raise ValueError(f"prng must be one of {', '.join(PRNGS)} (got {prng!r})")
         key = jax.random.key(key, impl=prng)
     return Plan(sim, d, samples, clock, grid, key)
+
+
+def check_step(sim: AbstractSimulation, problem, optimizer, d: int, samples: int, clock,
+               dtype) -> None:
+    """One step traced abstractly (nothing is computed): an optimizer that asks a batch for
+    what the family's simulation does not give (a gradient, linearised residuals, ...) is a
+    TypeError here, on the host, naming both."""
+    def one(key):
+        params, fixed, data_key = sim.draw(problem, key, d, dtype)
+        batch = FreshBatch(sim, problem, fixed, sim.sample(problem, fixed, data_key, samples), d)
+        return optimizer.update(params, optimizer.init(params, clock), batch, clock)
+
+    try:
+        jax.eval_shape(one, jax.random.key(0))
+    except TypeError as err:
+        reason = str(err).split("\n")[0]
+        raise TypeError(f"{type(optimizer).__name__} cannot run on {problem.family}: {reason}") from None
+
+
+def check_basis(sim: AbstractSimulation, problem, optimizer) -> None:
+    """A rule that is not rotation-invariant must run in the problem's input coordinates: a
+    simulation in a rotated basis (e.g. a covariance's eigenbasis) would change the problem."""
+    basis = sim.rotated_basis(problem)
+    if basis is not None and not optimizer.rotation_invariant:
+        raise ValueError(f"{type(optimizer).__name__} is not rotation-invariant, and the "
+                         f"{problem.family} simulation runs in {basis}, not in the problem's "
+                         f"input coordinates: it would simulate another problem. Use a "
+                         f"rotation-invariant rule, or state the problem in its input basis")
 
 
 def initial_states(problem: AbstractProblem, *, d: int | None = None, seeds: int = 32, key,

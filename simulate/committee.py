@@ -29,8 +29,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from theory import CommitteeMachine, Observation, Overlaps
-from theory.committee import norm_limit, observed_risk, sqrt_factor
+from hild.theory import CommitteeMachine, Observation, Overlaps
+from hild.theory.committee import norm_limit, observed_risk, sqrt_factor
 
 from ._family import AbstractSimulation, Instance
 

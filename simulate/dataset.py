@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory import DataSetRegression, ModeMoments, Observation
+from hild.theory import DataSetRegression, ModeMoments, Observation
 
 from ._family import AbstractSimulation, Instance
 

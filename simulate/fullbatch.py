@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from theory import Observation
-from theory.fullbatch import FullBatchRegression, draw_dataset
+from hild.theory import Observation
+from hild.theory.fullbatch import FullBatchRegression, draw_dataset
 
 from ._family import AbstractSimulation, Instance
 

@@ -17,8 +17,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from theory import Observation
-from theory.gaussian_mixture import GaussianMixture, MixtureState, margin_force
+from hild.theory import Observation
+from hild.theory.gaussian_mixture import GaussianMixture, MixtureState, margin_force
 
 from ._family import AbstractSimulation, Instance, weights_at_overlaps
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory import LinearRegression, ModeMoments, Observation
+from hild.theory import LinearRegression, ModeMoments, Observation
 
 from ._family import AbstractSimulation, Instance
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from theory import ModeMoments, Observation, PowerLawRandomFeatures
+from hild.theory import ModeMoments, Observation, PowerLawRandomFeatures
 
 from ._family import AbstractSimulation, Instance
 

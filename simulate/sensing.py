@@ -15,8 +15,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from theory import LeastSquaresBatch, Observation, RankOneSensing
-from theory.sensing import error_of, state_from_vector, state_vector
+from hild.theory import LeastSquaresBatch, Observation, RankOneSensing
+from hild.theory.sensing import error_of, state_from_vector, state_vector
 
 from ._family import AbstractSimulation, Instance
 

@@ -21,8 +21,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from theory import Observation
-from theory.single_index import SingleIndex, SingleIndexState
+from hild.theory import Observation
+from hild.theory.single_index import SingleIndex, SingleIndexState
 
 from ._family import AbstractSimulation, Instance, weights_at_overlaps
 

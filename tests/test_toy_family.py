@@ -1,7 +1,7 @@
-"""The family interface, proved by a family that lives in tests/toy_family only: its two
-modules and its TOML register it, and it runs through predict (recursion and ODE), simulate,
-agreement and overlays of a named observable, tune, and every CLI command — with no line of
-theory/, simulate/ or compare/ naming it."""
+"""The family interface, proved by a family that lives in tests/plugins/hild_toy only (a
+package of its own): its modules and its TOML register it, and it runs through predict
+(exact recursion and high-d limit), simulate, agreement and overlays of a named observable,
+tune, and every CLI command — with no line of hild naming it."""
 
 import json
 
@@ -9,12 +9,13 @@ import matplotlib
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import agreement, overlay, tune_figures
-from compare import tune as T
-from compare.cli import main
-from tests.toy_family.toy_theory import NoisyQuadratic
+from hild import simulate
+from hild import theory as th
+from hild import agreement, overlay
+from hild.compare import tune_figures
+from hild.compare import tune as T
+from hild.compare.cli import main
+from hild_toy.theory import NoisyQuadratic
 
 matplotlib.use("Agg")
 
@@ -35,7 +36,7 @@ def test_recursion_and_ode_give_their_closed_forms():
     a_inf = gamma**2 * sigma**2 / (batch * (1 - q))
     np.testing.assert_allclose(curve.risk, 0.5 * (a_inf + (1 - a_inf) * q**k), rtol=1e-12)
     np.testing.assert_allclose(curve.observables["overlap"], 1 - (1 - gamma) ** k, rtol=1e-12)
-    ode = th.predict(problem, opt, t=5.0, num_points=11, method="ode", rtol=1e-10, atol=1e-12)
+    ode = th.predict(problem, opt, t=5.0, num_points=11, method="limit", rtol=1e-10, atol=1e-12)
     t, a_inf = np.asarray(ode.t), eta * sigma**2 / (2 * batch)
     np.testing.assert_allclose(ode.risk, 0.5 * (a_inf + (1 - a_inf) * np.exp(-2 * eta * t / batch)),
                                rtol=1e-8)

@@ -14,25 +14,25 @@ import numpy as np
 from jaxtyping import Array
 
 from ._record import divergence_threshold
+from .fields import Configurable, Matrix, Numbers
 
 if TYPE_CHECKING:
     from .committee import CommitteeMachine
     from .optim import SGD
 
 
-class Overlaps(eqx.Module):
+class Overlaps(eqx.Module, Configurable):
     r"""The order parameters: $Q_{kl} = w_k\cdot w_l/d$ (K, K), $R_{km} = w_k\cdot w^*_m/d$
     (K, M) and the student's second layer $v$ (K,). Leading axes (time, seeds) allowed."""
 
+    config_fields = {"Q": Matrix(), "R": Matrix(), "v": Numbers()}
     Q: Array
     R: Array
     v: Array
 
 
 def overlaps_to_config(state: Overlaps) -> dict:
-    return {"Q": np.asarray(state.Q, dtype=np.float64).tolist(),
-            "R": np.asarray(state.R, dtype=np.float64).tolist(),
-            "v": np.asarray(state.v, dtype=np.float64).tolist()}
+    return state.to_config()
 
 
 def _i4_groups(K: int, N: int) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray, np.ndarray]]:

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._config import Table
-from ._io import atomic_write, atomic_write_text
+from .fields import Table
+from .atomic import atomic_write, atomic_write_text
 from ._family import AbstractProblem, problem_class
 from .optim import AbstractOptimizer, optimizer_from_config
 

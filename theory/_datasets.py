@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._registry import Registry
+from .registry import Registry
 
 PREPROCESS = ("center", "standardize", "none")
 FEATURES = ("raw", "relu")

@@ -1,20 +1,23 @@
-"""The family interface, theory side: what a family of learning problems gives `predict`.
+"""The family interface, theory side: the required core of a family's problem class.
 
-docs/families.md is the full contract (theory, simulation, and what compare/ reads). A family
-is one final subclass of `AbstractProblem` with `family = "name"`, in its own module of
-theory/. It states its problem (fields, validation, config) and its theory:
+docs/families.md is the full contract. A family is one final subclass of `AbstractProblem`
+with `family = "name"`; defining the class registers it, and the class statement fails
+(`TypeError`) when a required hook is missing. The required core:
 
-- `optimizers`, `methods`: the optimizer classes it has a theory for, and its methods
-  (name -> "recursion", "ode" or "closed"; the first is the default);
-- `initial_state(init)`: the order parameters at t = 0 (`init` given, or the default);
-- `clock(optimizer)`: how far t = samples/d moves per step of its recursion (None for a
-  theory in continuous t without d);
-- `dynamics(optimizer, state, method, **options)`: a `Recursion` (a one-step map) or an
-  `ODE` (a vector field), with `observe` giving the risk, named extra observables and the
-  state to record.
+- `family` (the registry name), `methods` (name -> "recursion", "ode" or "closed"; the
+  first is the default; the vocabulary: "exact" = the exact finite-d theory, "limit" =
+  the high-d limit), `initial_state(init)` (the order parameters at t = 0);
+- `clock(optimizer)` (how far t = samples/d moves per step; by default the optimizer's
+  `step_clock` at the problem's `dimension`);
+- the dynamics: one function per (problem, optimizer) pair, registered with
+  `theory.register_theory` (`theory._theories`), returning a `Recursion`, an `ODE` or a
+  `Closed`.
 
-One generic driver (`theory.predict`) does the rest: horizon, record grid, `lax.scan` or
-`diffrax.diffeqsolve`, divergence, `Curve`.
+Optional hooks have defaults here (config round trip from the constructor, `describe`,
+`metadata`, `divergence_floor`, `parameter_groups`, `dimension`, `theory_options`,
+`ode_tolerances`); the rest are optional protocols grouped by purpose (`theory.protocols`:
+presentation, tuning, scaling laws, benchmarks, analysis) that callers ask for with
+`isinstance`.
 """
 
 from __future__ import annotations
@@ -29,15 +32,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._checks import is_concrete
-from ._config import Table
-from ._registry import Registry
+from .checks import is_concrete
+from .fields import Configurable
+from .registry import Registry, is_spec, load_spec
 
-FAMILIES: Registry[type["AbstractProblem"]] = Registry("family")
+FAMILIES: Registry[type["AbstractProblem"]] = Registry("family", group="hild.families")
+"""Families by name: every defined `AbstractProblem` subclass with a `family`, and the
+installed ones (entry-point group `hild.families`, hild's own included)."""
 DEFAULT_FAMILY = "linreg"
 """The family whose example config runs when none is named (`hild compare` alone)."""
 
-DEFAULT_RISK_LABEL = r"risk  $\frac{1}{2}\mathbb{E}[(f - f^*)^2]$"
 
 
 class Observation(NamedTuple):
@@ -135,71 +139,70 @@ class BenchCase(NamedTuple):
     work_per_curve: tuple[str, float] | None = None  # e.g. ("mode updates", d · steps)
 
 
-class AbstractProblem(eqx.Module):
-    """A learning problem stated in macroscopic terms (data, target, model, loss) together with
-    its theory. See docs/families.md for the contract; every hook below has its meaning there.
+METHOD_KINDS = ("recursion", "ode", "closed")
+EXACT, LIMIT = "exact", "limit"
+"""The method vocabulary: the exact finite-d theory and the high-d limit have these names in
+every family (other methods are named for what they are: "volterra", "gaussian")."""
+RETIRED_METHODS = {"ode": LIMIT, "recursion": EXACT}
+"""Method names of hild before one vocabulary; a family without "exact" called its limit
+recursion "recursion" (rank-one sensing)."""
+
+_REQUIRED = ("initial_state",)
+
+
+class AbstractProblem(eqx.Module, Configurable):
+    """A learning problem stated in macroscopic terms (data, target, model, loss); its
+    theories are registered per optimizer (`register_theory`). See docs/families.md.
     """
 
     family: ClassVar[str]
-    optimizers: ClassVar[tuple[type, ...]] = ()
-    methods: ClassVar[dict[str, str]] = {}
+    methods: ClassVar[dict[str, str]]
+    """The family's methods, name -> kind ("recursion", "ode" or "closed"); the first is the
+    default of `predict`."""
     theory_options: ClassVar[dict[str, Any]] = {}
-    """Family options of `predict` (name -> default), passed to `dynamics` and `analyse`."""
+    """Family options of `predict` (name -> default), passed to the theory and to `analyse`."""
     ode_tolerances: ClassVar[tuple[float, float, int]] = (1e-8, 1e-10, 100_000)
     """Default (rtol, atol, max_steps) of the ODE methods."""
-    observable_labels: ClassVar[dict[str, str]] = {}
-    """Axis labels of the named extra observables (also their order in outputs)."""
-    example_config: ClassVar[Path | None] = None
-    """A documented TOML config of the family outside hild (built-in families keep theirs in
-    compare/defaults/<family>.toml)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("family")
-        if name is not None:
-            FAMILIES.register(name, cls)
+        if name is None:
+            return  # an abstract intermediate class
+        missing = [hook for hook in _REQUIRED if getattr(cls, hook) is getattr(AbstractProblem, hook)]
+        methods = getattr(cls, "methods", None)
+        if not isinstance(methods, dict) or not methods:
+            missing.append("methods")
+        if missing:
+            raise TypeError(f"{cls.__name__} (family {name!r}) must define "
+                            f"{', '.join(missing)} (docs/families.md)")
+        bad = {m: k for m, k in methods.items() if k not in METHOD_KINDS}
+        if bad:
+            raise TypeError(f"{cls.__name__}.methods: each kind must be one of "
+                            f"{', '.join(METHOD_KINDS)} (got {bad})")
+        FAMILIES.register(name, cls)
 
-    # ----------------------------------------------------------------- problem
-    def to_config(self) -> dict:
-        """A TOML-ready table that `from_config` reads back."""
+    # ----------------------------------------------------------------- required
+    def initial_state(self, init=None) -> Any:
+        """The order parameters at t = 0: `init` (validated, in the family's state type or a
+        plain form of it) or the problem's default."""
         raise NotImplementedError
 
-    @classmethod
-    def from_config(cls, table: Table) -> "AbstractProblem":
-        """Build the problem from a config table, naming any bad field."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """A short label with the problem's main parameters (for legends)."""
-        raise NotImplementedError
+    # ----------------------------------------------------------------- defaults
+    def clock(self, optimizer) -> StepClock | None:
+        """How t advances per step of the theory: the optimizer's `step_clock` at the
+        problem's `dimension` (None: a theory in continuous t without d, which records at
+        times and takes `t=` only)."""
+        return optimizer.step_clock(self.dimension)
 
     @property
     def dimension(self) -> int | None:
         """The input dimension d when the problem fixes it (its `d`), else None."""
         return getattr(self, "d", None)
 
-    # ----------------------------------------------------------------- theory
-    def initial_state(self, init=None) -> Any:
-        """The order parameters at t = 0: `init` (validated, in the family's state type or a
-        plain form of it) or the problem's default."""
-        raise NotImplementedError
-
-    def clock(self, optimizer) -> StepClock | None:
-        """How t advances per step of the theory; None for a continuous-time theory without d
-        (then `predict` takes t= only and records at times, not steps)."""
-        return None
-
-    def dynamics(self, optimizer, state, method: str, **options) -> Recursion | ODE | Closed:
-        """The theory of `method` from `state` (called under `jit`; options are static)."""
-        raise NotImplementedError
-
-    def check_method(self, optimizer, method: str) -> None:
-        """Raise ValueError, on the host before anything is traced, for an optimizer setting
-        that `method` does not cover (concrete values; traced ones are checked in `dynamics`)."""
-
-    def analyse(self, optimizer, state, t_end: float, ode: dict, **options) -> dict:
-        """Extra metadata computed after a concrete prediction (e.g. a plateau); {} if none."""
-        return {}
+    def describe(self) -> str:
+        """A short label with the problem's main parameters (for legends)."""
+        return f"{self.family} ({type(self).__name__})"
 
     def metadata(self) -> dict:
         """Plain values describing the problem for `Curve.metadata`."""
@@ -214,53 +217,48 @@ class AbstractProblem(eqx.Module):
         """Names of the trained parameter groups (an optimizer may give each its own rate)."""
         return ()
 
-    # ----------------------------------------------------------------- compare/ reads these
-    def risk_label(self) -> str:
-        """The y-axis label of `Curve.risk`."""
-        return DEFAULT_RISK_LABEL
-
-    def stability_limit(self, optimizer) -> Array | None:
-        """The largest stable constant learning rate for `optimizer`'s other settings, where
-        the family has a formula; None otherwise."""
-        return None
-
-    def with_model_size(self, d: int, replica: int = 0) -> "AbstractProblem":
-        """The same task learned by a model of size d (for compute-optimal scaling laws,
-        `compare.frontier`); `replica` r > 0 is an independent draw of the model's random
-        parts (averaged over by `frontier(replicas=...)`). Families without a model size
-        raise TypeError."""
-        raise TypeError(f"{type(self).__name__} ({self.family}) has no model size to scale")
-
-    def compute_optimal_exponents(self) -> dict | None:
-        """The predicted compute-optimal exponents where the family has them: a dict with
-        `phase`, `model_size` (d* ∝ f^x) and `loss` (P* ∝ f^-y) and `reference`; None otherwise."""
-        return None
-
-    @classmethod
-    def bench_case(cls, quick: bool = False) -> BenchCase | None:
-        """The setting `hild bench` times; None if the family has none."""
-        return None
-
 
 def families() -> dict[str, type[AbstractProblem]]:
-    """The registered families: name -> problem class."""
-    return dict(FAMILIES.items())
+    """Every family, name -> problem class (the installed ones are imported)."""
+    return FAMILIES.load_all()
 
 
-def problem_class(name: str) -> type[AbstractProblem]:
-    return FAMILIES[name]
+def family_names() -> tuple[str, ...]:
+    """The names of the defined and installed families (nothing is imported)."""
+    return FAMILIES.names()
 
 
-def check_optimizer(problem: AbstractProblem, optimizer) -> None:
-    """TypeError unless the family has a theory for this optimizer; ValueError for a rate
-    given to a parameter group the problem does not train."""
-    supported = type(problem).optimizers
-    if not isinstance(optimizer, supported):
-        names = " or ".join(c.__name__ for c in supported) or "no optimizer"
-        raise TypeError(f"{type(problem).__name__} ({problem.family}) supports {names} "
-                        f"(got {type(optimizer).__name__})")
+def problem_class(name: str, base=None) -> type[AbstractProblem]:
+    """The problem class of a family: a registered or installed name, or
+    `"package.module:Class"` / `"file.py:Class"` (relative to `base`) for one from outside."""
+    if not is_spec(name):
+        return FAMILIES[name]
+    cls = load_spec(name, base)
+    if not (isinstance(cls, type) and issubclass(cls, AbstractProblem)):
+        raise ValueError(f"family: {name!r} is not an AbstractProblem subclass (got {cls!r})")
+    return cls
+
+
+def check_parameter_groups(problem: AbstractProblem, optimizer) -> None:
+    """ValueError for a rate given to a parameter group the problem does not train."""
     groups = problem.parameter_groups()
     for name in getattr(optimizer, "group_lr", {}):
         if name not in groups:
             raise ValueError(f"{type(optimizer).__name__}.group_lr: {problem.family} trains the "
                              f"parameter groups {', '.join(groups) or 'none'} (got {name!r})")
+
+
+def method_of(cls: type[AbstractProblem], method: str | None) -> str:
+    """The method `method` names for the family (default: its first); an old name gets a
+    one-line pointer to the new one."""
+    if method is None:
+        return next(iter(cls.methods))
+    if isinstance(method, str) and method in cls.methods:
+        return method
+    hint = ""
+    if isinstance(method, str) and method in RETIRED_METHODS:
+        new = EXACT if method == "recursion" and EXACT in cls.methods else LIMIT
+        if new in cls.methods:
+            hint = (f"; {method!r} is now {new!r} (one vocabulary: 'exact' is the exact "
+                    f"finite-d theory, 'limit' the high-d limit)")
+    raise ValueError(f"method must be one of {', '.join(cls.methods)} (got {method!r}){hint}")

@@ -18,10 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_memory, is_concrete, runtime_checks, surface_check_errors
+from .checks import check_memory, is_concrete, runtime_checks, surface_check_errors
 from ._curve import Curve
-from ._family import MAX_STEPS, ODE, AbstractProblem, Closed, Recursion, check_optimizer
+from ._family import MAX_STEPS, ODE, AbstractProblem, Closed, Recursion, check_parameter_groups, method_of
 from ._record import SPACINGS, divergence_threshold, record_grid, scan_with_records
+from ._theories import theory_for
+from .optim import as_optimizer
+from .protocols import Analysed, risk_label
 
 
 class Horizon(NamedTuple):
@@ -68,10 +71,6 @@ def make_horizon(steps=None, t=None, num_points=200, spacing="linear", save_at=N
                    int(num_points), spacing, save_at)
 
 
-def has_theory(problem: AbstractProblem) -> bool:
-    return type(problem).dynamics is not AbstractProblem.dynamics
-
-
 def predict(
     problem: AbstractProblem,
     optimizer,
@@ -105,8 +104,8 @@ def predict(
     - `num_points`, `spacing`: about how many recorded points (the ends included), spaced
       "linear" or "log"; or `save_at`: explicit times t to record (rounded to steps where
       the theory has steps).
-    - `method`: the family's method (e.g. "recursion" or "ode" for least squares; default the
-      family's first); `init`: the initial order parameters (e.g. measured on a simulation);
+    - `method`: the family's method ("exact" for the exact finite-d theory, "limit" for the
+      high-d limit, ...; default the family's first that covers `optimizer`); `init`: the initial order parameters (e.g. measured on a simulation);
       `save_state`: record the order parameters in `Curve.state`.
     - ODE methods: `solver` and `stepsize_controller` as diffrax objects (default
       `diffrax.Tsit5()` with `diffrax.PIDController(rtol, atol)` at the family's tolerances),
@@ -120,20 +119,19 @@ def predict(
     `jit`-, `vmap`- and `grad`-friendly in every float field of the problem and optimizer.
     Runs in float64 when `jax_enable_x64` is on (recommended; the CLI turns it on).
 
-    **Raises:** `ValueError` for a bad horizon or option, `TypeError` for a problem without a
-    theory or an optimizer the family does not support; `RuntimeError` if an ODE solve fails
+    **Raises:** `ValueError` for a bad horizon or option, `TypeError` for an optimizer the
+    family has no theory of (a pair without a registered theory); `RuntimeError` if an ODE solve fails
     (e.g. `max_steps` reached).
     """
     horizon = make_horizon(steps, t, num_points, spacing, save_at)
-    if not has_theory(problem):
-        raise TypeError(f"hild has no theory for {type(problem).__name__}; known families: "
-                        f"{', '.join(_known())}")
-    check_optimizer(problem, optimizer)
+    if not isinstance(problem, AbstractProblem):
+        raise TypeError(f"problem must be an AbstractProblem (got {type(problem).__name__})")
+    optimizer = as_optimizer(optimizer)
     cls = type(problem)
-    method = next(iter(cls.methods)) if method is None else method
-    if method not in cls.methods:
-        raise ValueError(f"method must be one of {', '.join(cls.methods)} (got {method!r})")
-    problem.check_method(optimizer, method)
+    if method is not None:
+        method = method_of(cls, method)
+    theory, method = theory_for(problem, optimizer, method)
+    check_parameter_groups(problem, optimizer)
     unknown = sorted(set(options) - set(cls.theory_options))
     if unknown:
         raise TypeError(f"predict got an unknown option {unknown[0]!r} for {cls.family} "
@@ -152,18 +150,18 @@ def predict(
     checks = not _all_concrete(problem, optimizer, state0, grid.steps, grid.active)
     with surface_check_errors():
         step, times, risk, observables, state, diverged, dstep, dt, result, label = _solve(
-            problem, optimizer, state0, clock, grid.steps, grid.times, grid.active,
-            grid.num_steps, method, tuple(sorted(options.items())), bool(save_state), ode,
+            theory.dynamics, problem, optimizer, state0, clock, grid.steps, grid.times,
+            grid.active, grid.num_steps, method, tuple(sorted(options.items())), bool(save_state), ode,
             checks)
     if result is not None and not checks:
         _raise_if_failed(result)
     metadata = {"family": cls.family, "method": method, "method_label": label,
-                "d": problem.dimension, "risk_label": problem.risk_label(), **problem.metadata()}
+                "d": problem.dimension, "risk_label": risk_label(problem), **problem.metadata()}
     if init is not None:
         metadata["init"] = "given"
     if options:
         metadata["options"] = options
-    if cls.analyse is not AbstractProblem.analyse and _all_concrete(problem, optimizer, state0):
+    if isinstance(problem, Analysed) and _all_concrete(problem, optimizer, state0):
         metadata.update(problem.analyse(optimizer, state0, float(grid.times[-1]), ode, **options))
     return Curve(step=step, t=times, risk=risk, state=state,
                  diverged=diverged, diverged_step=dstep, diverged_t=dt, problem=problem,
@@ -176,12 +174,6 @@ def predict_bytes(state0, num_records: int, save_state: bool = True) -> float:
     state = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state0)
                 if hasattr(x, "dtype"))
     return float(state) * (16 + (num_records if save_state else 0)) + 64.0 * num_records
-
-
-def _known() -> list[str]:
-    from ._family import FAMILIES
-
-    return list(FAMILIES.names())
 
 
 def ode_settings(cls, method, solver, controller, rtol, atol, max_steps) -> dict:
@@ -240,18 +232,18 @@ def _raise_if_failed(result) -> None:
 
 
 @eqx.filter_jit
-def _solve(problem, optimizer, state0, clock, steps, times, active, num_steps, method, options,
-           save_state, ode, checks):
-    """One compiled program per family/method/shape; `checks` (static): keep the run-time
+def _solve(dynamics, problem, optimizer, state0, clock, steps, times, active, num_steps, method,
+           options, save_state, ode, checks):
+    """One compiled program per theory/method/shape; `checks` (static): keep the run-time
     range checks and diffrax's throw (traced inputs) or leave them to the host."""
     with runtime_checks(checks):
-        return _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_steps,
-                             method, options, save_state, ode, checks)
+        return _solve_traced(dynamics, problem, optimizer, state0, clock, steps, times, active,
+                             num_steps, method, options, save_state, ode, checks)
 
 
-def _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_steps, method,
-                  options, save_state, ode, checks):
-    dyn = problem.dynamics(optimizer, state0, method, **dict(options))
+def _solve_traced(dynamics, problem, optimizer, state0, clock, steps, times, active, num_steps,
+                  method, options, save_state, ode, checks):
+    dyn = dynamics(problem, optimizer, state0, method, **dict(options))
     observe = _observe_fn(dyn, save_state)
     times = jnp.asarray(times)
     step = jnp.asarray(steps) if steps is not None else -jnp.ones(times.shape[0], dtype=int)
@@ -271,8 +263,8 @@ def _solve_traced(problem, optimizer, state0, clock, steps, times, active, num_s
     if isinstance(dyn, Closed):
         return (step, times) + _closed(dyn, save_state, threshold, steps, clock) + (dyn.label,)
     if not isinstance(dyn, ODE):
-        raise TypeError(f"{type(problem).__name__}.dynamics must return a Recursion, an ODE or a Closed "
-                        f"(got {type(dyn).__name__})")
+        raise TypeError(f"the theory {dynamics.__qualname__} must return a Recursion, an ODE or a "
+                        f"Closed (got {type(dyn).__name__})")
     return (step, times) + _integrate(dyn, observe, threshold, steps, times, ode, checks) + \
         (dyn.label,)
 

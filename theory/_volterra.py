@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._checks import is_concrete
+from .checks import is_concrete
 from .optim import SGD
 
 TALBOT_NODES = 32

@@ -15,15 +15,16 @@ import jax
 import jax.numpy as jnp
 
 from . import schedules
-from ._checks import check_integer, check_range, checked, is_concrete
-from ._config import Table
+from .checks import check_integer, check_range, checked
+from .fields import Codec, Number
 from .optim import (
+    BATCH,
     AbstractOptimizer,
+    Rate,
     _batch_converter,
     _describe_lr,
     _float_converter,
     _lr_converter,
-    _lr_to_config,
     optimizer_from_config,
 )
 
@@ -31,6 +32,7 @@ from .optim import (
 class _Stepped(AbstractOptimizer):
     """Shared plumbing: a rate `lr` (number or schedule of t) and a `batch` of fresh samples."""
 
+    rotation_invariant = True
     lr: jax.Array | Callable = eqx.field(converter=_lr_converter)
     batch: int | jax.Array = eqx.field(converter=_batch_converter)
 
@@ -48,32 +50,12 @@ class _Stepped(AbstractOptimizer):
         return checked(self.lr * jnp.ones_like(jnp.asarray(t, dtype=float)), name, low=0.0,
                        low_open=True)
 
-    def static_batch(self) -> int:
-        if not is_concrete(self.batch):
-            raise ValueError(f"{type(self).__name__}.batch must be concrete here (it sets array "
-                             "shapes); vmap over batch sizes only in theory.predict")
-        return int(self.batch)
-
-    def samples_per_step(self, d: int) -> int:
-        return self.static_batch()
-
     def piecewise_schedule(self, pieces: int, t_max: float):
         if callable(self.lr):
             raise ValueError(f"start the schedule from a constant {type(self).__name__}.lr")
         flat = schedules.piecewise_constant(jnp.full(pieces, float(self.lr)), t_max=t_max)
         return eqx.tree_at(lambda o: o.lr, self, flat), "lr.values"
 
-    def _lr_config(self) -> dict:
-        return {"schedule": _lr_to_config(self.lr)} if callable(self.lr) else {"lr": float(self.lr)}
-
-    @staticmethod
-    def _read_lr(table: Table):
-        sched = table.table("schedule")
-        if sched is None:
-            return table.number("lr")
-        if table.has("lr"):
-            table.fail("lr", "give lr or a schedule table, not both")
-        return schedules.from_config(sched)
 
 
 class Nesterov(_Stepped):
@@ -89,6 +71,7 @@ class Nesterov(_Stepped):
     """
 
     kind = "nesterov"
+    config_fields = {"lr": Rate(), "batch": BATCH, "momentum": Number()}
     labels = {"lr": "learning rate η", "batch": "batch size B", "momentum": "Nesterov β"}
     diagram_axes = ("lr", "batch")
     momentum: jax.Array = eqx.field(converter=jnp.asarray)
@@ -113,17 +96,6 @@ class Nesterov(_Stepped):
     def describe(self) -> str:
         return f"Nesterov η={_describe_lr(self.lr)}, B={int(self.batch)}, β={float(self.momentum):g}"
 
-    def to_config(self) -> dict:
-        return {"kind": self.kind, **self._lr_config(), "batch": int(self.batch),
-                "momentum": float(self.momentum)}
-
-    @classmethod
-    def from_config(cls, table: Table) -> "Nesterov":
-        lr = cls._read_lr(table)
-        batch = table.integer("batch", 1)
-        momentum = table.number("momentum", 0.9)
-        table.finish()
-        return cls(lr, batch, momentum)
 
 
 class ASGD(_Stepped):
@@ -143,6 +115,8 @@ class ASGD(_Stepped):
     """
 
     kind = "asgd"
+    config_fields = {"lr": Rate(), "long_lr": Number(), "alpha": Number(), "beta": Number(),
+                     "batch": BATCH}
     labels = {"lr": "short step δ", "long_lr": "long step γ", "alpha": "α", "beta": "β",
               "batch": "batch size B"}
     diagram_axes = ("lr", "batch")
@@ -183,19 +157,20 @@ class ASGD(_Stepped):
         return (f"ASGD δ={_describe_lr(self.lr)}, γ={float(self.long_lr):.4g}, "
                 f"α={float(self.alpha):.3g}, β={float(self.beta):.3g}, B={int(self.batch)}")
 
-    def to_config(self) -> dict:
-        return {"kind": self.kind, **self._lr_config(), "long_lr": float(self.long_lr),
-                "alpha": float(self.alpha), "beta": float(self.beta), "batch": int(self.batch)}
 
-    @classmethod
-    def from_config(cls, table: Table) -> "ASGD":
-        lr = cls._read_lr(table)
-        long_lr = table.number("long_lr")
-        alpha = table.number("alpha")
-        beta = table.number("beta")
-        batch = table.integer("batch", 1)
-        table.finish()
-        return cls(lr, long_lr, alpha, beta, batch)
+
+class _BaseOptimizer(Codec):
+    """The averaged optimizer's own table, `base = { kind = "sgd", lr = 1.0 }`."""
+
+    def read(self, table, key, given):
+        base = table.table(key)
+        if base is None:
+            table.fail(key, "missing required table (the averaged optimizer, e.g. "
+                            "{ kind = \"sgd\", lr = 1.0 })")
+        return optimizer_from_config(base)
+
+    def encode(self, value):
+        return value.to_config()
 
 
 class Averaged(AbstractOptimizer):
@@ -211,6 +186,7 @@ class Averaged(AbstractOptimizer):
 
     kind = "averaged"
     labels = {"start": "averaging from t"}
+    config_fields = {"base": _BaseOptimizer(), "start": Number()}
     base: AbstractOptimizer
     start: jax.Array = eqx.field(default=0.0, converter=_float_converter)
 
@@ -224,8 +200,15 @@ class Averaged(AbstractOptimizer):
     def batch(self):
         return self.base.batch
 
+    @property
+    def rotation_invariant(self) -> bool:  # type: ignore[override]
+        return self.base.rotation_invariant
+
     def samples_per_step(self, d: int) -> int:
         return self.base.samples_per_step(d)
+
+    def step_clock(self, d):
+        return self.base.step_clock(d)
 
     def start_step(self, clock) -> jax.Array:
         """k_s: the first averaged step, ceil(t_s d / samples)."""
@@ -253,19 +236,6 @@ class Averaged(AbstractOptimizer):
         what = "Polyak–Ruppert" if float(self.start) == 0 else f"tail from t={float(self.start):g}"
         return f"{self.base.describe()}, averaged ({what})"
 
-    def to_config(self) -> dict:
-        return {"kind": self.kind, "start": float(self.start), "base": self.base.to_config()}
-
-    @classmethod
-    def from_config(cls, table: Table) -> "Averaged":
-        start = table.number("start", 0.0)
-        base_table = table.table("base")
-        if base_table is None:
-            table.fail("base", "missing required table (the averaged optimizer, e.g. "
-                       "{ kind = \"sgd\", lr = 1.0 })")
-        base = optimizer_from_config(base_table)
-        table.finish()
-        return cls(base, start)
 
 
 __all__ = ["Nesterov", "ASGD", "Averaged"]

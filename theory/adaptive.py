@@ -15,9 +15,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_integer, check_range, checked
-from ._config import Table
-from .optim import AbstractOptimizer, _batch_converter, _float_converter
+from .checks import check_integer, check_range, checked, is_concrete
+from .fields import Number, String
+from .optim import BATCH, AbstractOptimizer, _batch_converter, _float_converter
 
 RULES = ("adagrad_norm", "line_search", "polyak")
 
@@ -48,10 +48,12 @@ class AdaptiveSGD(AbstractOptimizer):
     """
 
     kind = "adaptive"
+    rotation_invariant = True
+    config_fields = {"rule": String(RULES), "lr": Number(), "batch": BATCH, "b0": Number()}
     labels = {"lr": "rate scale η", "batch": "batch size B", "b0": "AdaGrad b0"}
     diagram_axes = ("lr", "batch")
     rule: str = eqx.field(static=True)
-    lr: jax.Array = eqx.field(converter=_float_converter)
+    lr: jax.Array = eqx.field(default=1.0, converter=_float_converter)
     batch: int | jax.Array = eqx.field(default=1, converter=_batch_converter)
     b0: jax.Array = eqx.field(default=1.0, converter=_float_converter)
 
@@ -61,6 +63,9 @@ class AdaptiveSGD(AbstractOptimizer):
         check_range("AdaptiveSGD.lr", self.lr, low=0.0, low_open=True)
         check_integer("AdaptiveSGD.batch", self.batch, low=1)
         check_range("AdaptiveSGD.b0", self.b0, low=0.0, low_open=True)
+        if self.rule != "adagrad_norm" and is_concrete(self.b0) and float(self.b0) != 1.0:
+            raise ValueError(f"AdaptiveSGD.b0 applies to rule 'adagrad_norm' only "
+                             f"(got b0 = {float(self.b0):g} with rule {self.rule!r})")
 
     def checked_lr(self) -> jax.Array:
         return checked(self.lr, "AdaptiveSGD.lr", low=0.0, low_open=True)
@@ -68,9 +73,6 @@ class AdaptiveSGD(AbstractOptimizer):
     def initial_rate(self) -> jax.Array:
         """The nominal rate recorded at t = 0."""
         return self.checked_lr() / self.b0 if self.rule == "adagrad_norm" else self.checked_lr()
-
-    def samples_per_step(self, d: int) -> int:
-        return int(self.batch)
 
     def init(self, params, clock):
         dtype = jnp.result_type(*jax.tree.leaves(params))
@@ -97,21 +99,6 @@ class AdaptiveSGD(AbstractOptimizer):
     def describe(self) -> str:
         extra = f", b0={float(self.b0):g}" if self.rule == "adagrad_norm" else ""
         return f"{self.rule} η={float(self.lr):.4g}, B={int(self.batch)}{extra}"
-
-    def to_config(self) -> dict:
-        out = {"kind": self.kind, "rule": self.rule, "lr": float(self.lr), "batch": int(self.batch)}
-        if self.rule == "adagrad_norm":
-            out["b0"] = float(self.b0)
-        return out
-
-    @classmethod
-    def from_config(cls, table: Table) -> "AdaptiveSGD":
-        rule = table.string("rule", RULES)
-        lr = table.number("lr", 1.0)
-        batch = table.integer("batch", 1)
-        b0 = table.number("b0", 1.0) if rule == "adagrad_norm" else 1.0
-        table.finish()
-        return cls(rule, lr, batch, b0)
 
 
 __all__ = ["AdaptiveSGD", "RULES"]

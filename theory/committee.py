@@ -36,12 +36,14 @@ import numpy as np
 from jaxtyping import Array
 
 from ._activations import AbstractActivation, make_activation
-from ._checks import check_memory, check_range, check_vector, is_concrete
 from ._committee_ode import (Overlaps, norm_limit, observed_risk, overlaps_to_config,
                              vector_field)
 from ._committee_plateau import PlateauPoint, find_plateau, plateau_times
-from ._config import ConfigError, Table
 from ._family import ODE, AbstractProblem, BenchCase, Observation
+from ._theories import register_theory
+from .checks import check_memory, check_range, check_vector, is_concrete
+from .fields import (Boolean, ConfigError, Integer, Integers, Matrix, Nested, Number, Numbers,
+                     String, Table)
 from .optim import SGD
 
 DEFAULT_INIT_D = 1000
@@ -61,6 +63,10 @@ def _psd_problem(name: str, matrix: np.ndarray) -> str | None:
     if low < -1e-10 * scale:
         return f"{name} must be positive semi-definite (min eigenvalue {low:.3g})"
     return None
+
+
+def _activation_name(activation) -> str:
+    return activation if isinstance(activation, str) else make_activation(activation).name
 
 
 class CommitteeMachine(AbstractProblem):
@@ -89,10 +95,16 @@ class CommitteeMachine(AbstractProblem):
     """
 
     family = "committee"
-    optimizers = (SGD,)
-    methods = {"ode": "ode"}
+    methods = {"limit": "ode"}
     theory_options = {"gradient_flow": False, "plateau": False, "plateau_tol": 0.05}
     ode_tolerances = (1e-8, 1e-10, 100_000)
+    config_fields = {"K": Integer(), "M": Integer(), "activation": String(name=_activation_name),
+                     "teacher_second_layer": Numbers(), "train_second_layer": Boolean(),
+                     "noise": Number(), "T": Matrix(), "second_layer": Numbers(),
+                     "init_scale": Number(), "init": Nested(Overlaps),
+                     "quadrature": Integers(2, what="integers [n_I2, n_I4]")}
+    retired_fields = {"lr_second": "the second layer's rate is an optimizer setting: "
+                                   "[optimizer] group_lr = { second_layer = ... }"}
     K: int = eqx.field(static=True)
     M: int = eqx.field(static=True)
     activation: str | Callable = eqx.field(static=True)
@@ -211,17 +223,6 @@ class CommitteeMachine(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("first_layer", "second_layer") if self.train_second_layer else ("first_layer",)
 
-    def dynamics(self, optimizer: SGD, state: Overlaps, method: str, *, gradient_flow: bool,
-                 plateau: bool, plateau_tol: float) -> ODE:
-        """The ODEs of `theory._committee_ode.vector_field` (`gradient_flow` drops the η²
-        terms); a run whose norms exceed `norm_limit` is diverged too."""
-        check_range("plateau_tol", plateau_tol, low=0.0, high=1.0, low_open=True, high_open=True)
-        q_limit = norm_limit(self, state)
-        observe = lambda y: Observation(observed_risk(self, y, q_limit), {}, y)
-        return ODE(state, vector_field(self, optimizer, bool(gradient_flow)), observe,
-                   self.divergence_floor(),
-                   "population gradient flow" if gradient_flow else "high-d ODE")
-
     def analyse(self, optimizer: SGD, state: Overlaps, t_end: float, ode: dict, *,
                 gradient_flow: bool, plateau: bool, plateau_tol: float) -> dict:
         """With `plateau`: the symmetric plateau (`find_plateau`) and when the trajectory
@@ -255,70 +256,23 @@ class CommitteeMachine(AbstractProblem):
         layer = "trained v" if self.train_second_layer else "fixed v"
         return f"committee K={self.K}, M={self.M}, {name}, {layer}, σ={float(self.noise):g}"
 
-    # ---------------------------------------------------------------- config
 
-    def to_config(self) -> dict:
-        out: dict[str, Any] = {
-            "K": self.K, "M": self.M,
-            "activation": self.activation if isinstance(self.activation, str) else self.act.name,
-            "teacher_second_layer": [float(x) for x in self.teacher_second_layer],
-            "second_layer": [float(x) for x in self.second_layer],
-            "train_second_layer": self.train_second_layer,
-            "noise": float(self.noise),
-            "T": np.asarray(self.T, dtype=np.float64).tolist(),
-            "init_scale": float(self.init_scale),
-        }
-        if self.init is not None:
-            out["init"] = overlaps_to_config(self.init)
-        if self.quadrature is not None:
-            out["quadrature"] = list(self.quadrature)
-        return out
-
-    @classmethod
-    def from_config(cls, table: Table) -> "CommitteeMachine":
-        K = table.integer("K")
-        M = table.integer("M")
-        activation = table.string("activation", None, "erf")
-        v_star = table.numbers("teacher_second_layer", None)
-        v = table.numbers("second_layer", None)
-        train = table.raw("train_second_layer", False)
-        if not isinstance(train, bool):
-            table.fail("train_second_layer", f"expected true or false (got {train!r})")
-        if table.has("lr_second"):
-            table.fail("lr_second", "the second layer's rate is an optimizer setting: "
-                                    "[optimizer] group_lr = { second_layer = ... }")
-        noise = table.number("noise", 0.0)
-        T = _matrix(table, "T") if table.has("T") else None
-        init_scale = table.number("init_scale", 0.1)
-        init = overlaps_from_config(table.table("init")) if table.has("init") else None
-        quadrature = None
-        if table.has("quadrature"):
-            raw = table.raw("quadrature")
-            if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(n, int) for n in raw)):
-                table.fail("quadrature", f"expected two integers [n_I2, n_I4] (got {raw!r})")
-            quadrature = tuple(raw)
-        table.finish()
-        return cls(K, M, activation, v_star, train, noise, T, second_layer=v,
-                   init_scale=init_scale, init=init, quadrature=quadrature)
-
-
-def _matrix(table: Table, key: str) -> list[list[float]]:
-    raw = table.raw(key)
-    rows_ok = isinstance(raw, list) and raw and all(isinstance(row, list) for row in raw)
-    if not rows_ok or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                              for row in raw for x in row) or len({len(row) for row in raw}) != 1:
-        table.fail(key, f"expected a matrix, a list of equally long rows of numbers (got {raw!r})")
-    if not all(math.isfinite(x) for row in raw for x in row):
-        table.fail(key, "must be finite")
-    return [[float(x) for x in row] for row in raw]
+@register_theory(CommitteeMachine, SGD)
+def sgd_theory(problem: CommitteeMachine, optimizer: SGD, state: Overlaps, method: str, *,
+               gradient_flow: bool, plateau: bool, plateau_tol: float) -> ODE:
+    """The ODEs of `theory._committee_ode.vector_field` (`gradient_flow` drops the η² terms);
+    a run whose norms exceed `norm_limit` is diverged too."""
+    check_range("plateau_tol", plateau_tol, low=0.0, high=1.0, low_open=True, high_open=True)
+    q_limit = norm_limit(problem, state)
+    observe = lambda y: Observation(observed_risk(problem, y, q_limit), {}, y)
+    return ODE(state, vector_field(problem, optimizer, bool(gradient_flow)), observe,
+               problem.divergence_floor(),
+               "population gradient flow" if gradient_flow else "high-d ODE")
 
 
 def overlaps_from_config(table: Table) -> Overlaps:
-    state = Overlaps(jnp.asarray(_matrix(table, "Q"), dtype=float),
-                     jnp.asarray(_matrix(table, "R"), dtype=float),
-                     jnp.asarray(table.numbers("v"), dtype=float))
-    table.finish()
-    return state
+    state = Overlaps.from_config(table)
+    return Overlaps(*(jnp.asarray(x, dtype=float) for x in (state.Q, state.R, state.v)))
 
 
 def _as_overlaps(value, name: str) -> Overlaps:

@@ -29,10 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from . import _datasets
-from ._checks import check_vector, is_concrete
-from ._config import Table
-from ._family import AbstractProblem, Observation, Recursion, StepClock
+from . import _datasets, linreg
+from ._family import AbstractProblem, Observation, Recursion
+from ._theories import register_theory
+from .checks import check_vector, is_concrete
+from .fields import Matrix, Table
 from .linreg import LinearRegression, ModeMoments
 from .optim import SGD
 
@@ -62,7 +63,6 @@ class DataSetRegression(AbstractProblem):
     """
 
     family = "dataset"
-    optimizers = (SGD,)
     methods: ClassVar[dict[str, str]] = {"exact": "recursion", "gaussian": "recursion"}
     features: Array
     targets: Array
@@ -151,21 +151,11 @@ class DataSetRegression(AbstractProblem):
                              f"(got {np.shape(init.second)})")
         return init
 
-    def clock(self, optimizer: SGD) -> StepClock:
-        return StepClock(optimizer.batch, self.d, "SGD.batch", lower=1.0)
-
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise_variance)
 
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
-
-    def dynamics(self, optimizer: SGD, state: ErrorMoments, method: str) -> Recursion:
-        if method == "exact":
-            return _exact_recursion(self, optimizer, state)
-        gaussian = self.gaussian_equivalent().dynamics(optimizer, ModeMoments(jnp.diag(state.second)),
-                                                       "recursion")
-        return gaussian._replace(label="Gaussian equivalent")
 
     def metadata(self) -> dict:
         if not is_concrete(self.features):  # inside a vmapped sweep (compare.tune)
@@ -209,7 +199,7 @@ class DataSetRegression(AbstractProblem):
         preprocess = (table.string("preprocess", _datasets.PREPROCESS)
                       if table.has("preprocess") else None)
         if table.has("X"):
-            x, y = _matrix(table, "X"), table.numbers("y")
+            x, y = Matrix().read(table, "X", {}), table.numbers("y")
             table.finish()
             return cls(x, y, preprocess or "center", init)
         data = table.string("data", _datasets.DATA_SETS.names())
@@ -219,19 +209,6 @@ class DataSetRegression(AbstractProblem):
         features, width, key = _features_from_config(table)
         table.finish()
         return cls.from_dataset(data, features, width, key, preprocess, init)
-
-
-def _matrix(table: Table, key: str) -> np.ndarray:
-    rows = table.raw(key)
-    if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
-        table.fail(key, "expected a list of rows (lists of numbers)")
-    if len({len(r) for r in rows}) != 1:
-        table.fail(key, "rows must all have the same length")
-    for i, row in enumerate(rows):
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                table.fail(f"{key}[{i}][{j}]", f"expected a number (got {v!r})")
-    return np.asarray(rows, dtype=np.float64)
 
 
 def _features_from_config(table: Table) -> tuple[str, int, int]:
@@ -245,6 +222,17 @@ def _features_from_config(table: Table) -> tuple[str, int, int]:
         spec.fail("width", f"must be an integer >= 1 (got {width})")
     spec.finish()
     return kind, width, key
+
+
+@register_theory(DataSetRegression, SGD)
+def sgd_theory(problem: DataSetRegression, optimizer: SGD, state: ErrorMoments, method: str):
+    """"exact": the recursion on the data set's own distribution; "gaussian": least squares'
+    recursion on the Gaussian equivalent (the covariance spectrum and the target alone)."""
+    if method == "exact":
+        return _exact_recursion(problem, optimizer, state)
+    gaussian = linreg.sgd_theory(problem.gaussian_equivalent(), optimizer,
+                                 ModeMoments(jnp.diag(state.second)), "exact")
+    return gaussian._replace(label="Gaussian equivalent")
 
 
 def _exact_recursion(problem: DataSetRegression, optimizer: SGD, state: ErrorMoments) -> Recursion:

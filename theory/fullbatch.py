@@ -35,10 +35,10 @@ import numpy as np
 from jaxtyping import Array
 
 from . import spectra
-from ._checks import check_integer, check_range, check_vector, is_concrete
-from ._config import Table
 from ._family import AbstractProblem, Observation, Recursion, StepClock
-from .linreg import _spectrum_from_config, _teacher_from_config
+from ._theories import register_theory
+from .checks import check_integer, check_range, check_vector, is_concrete
+from .fields import Integer, Number, Numbers, Table, read_fields
 from .optim import SGD
 
 
@@ -59,8 +59,9 @@ class FullBatchRegression(AbstractProblem):
     """
 
     family = "fullbatch"
-    optimizers = (SGD,)
     methods: ClassVar[dict[str, str]] = {"limit": "recursion", "exact": "recursion"}
+    config_fields = {"spectrum": spectra.Spectrum(), "samples": Integer(), "teacher": spectra.Teacher(),
+                     "noise": Number(), "ridge": Number(), "init": Numbers()}
     theory_options: ClassVar[dict] = {"datasets": 16, "seed": 0, "contour_points": 384}
     observable_labels: ClassVar[dict[str, str]] = {
         "train": r"train risk  $\frac{1}{2n}\|X\theta - y\|^2$"
@@ -135,30 +136,6 @@ class FullBatchRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def dynamics(
-        self,
-        optimizer: SGD,
-        state: Array,
-        method: str,
-        datasets: int = 16,
-        seed: int = 0,
-        contour_points: int = 384,
-    ) -> Recursion:
-        check_integer("datasets", datasets, low=1)
-        check_integer("contour_points", contour_points, low=16)
-        if method == "limit":
-            return _limit_recursion(
-                self, optimizer, _contour(self, state, contour_points)
-            )
-        modes = _dataset_modes(self, state, datasets, seed)
-        return _polynomial_recursion(
-            self,
-            optimizer,
-            modes.s,
-            lambda carry: _observe_exact(self, modes, carry),
-            f"exact, mean of {datasets} data sets",
-        )
-
     def stability_limit(self, optimizer: SGD) -> Array | None:
         r"""$2(1+\beta)/(s_{max} + \rho)$ at the high-d upper edge $s_{max} =
         \lambda_{max}(1 + \sqrt{d/n})^2$ of the empirical spectrum (an upper bound on it for a
@@ -179,40 +156,37 @@ class FullBatchRegression(AbstractProblem):
             "ridge": float(self.ridge),
         }
 
-    def to_config(self) -> dict:
-        return {
-            "spectrum": [float(x) for x in self.spectrum],
-            "samples": self.samples,
-            "teacher": [float(x) for x in self.teacher],
-            "noise": float(self.noise),
-            "ridge": float(self.ridge),
-            "init": [float(x) for x in self.init],
-        }
-
     @classmethod
     def from_config(cls, table: Table) -> FullBatchRegression:
-        spectrum = _spectrum_from_config(table)
-        teacher = _teacher_from_config(table, spectrum)
+        """The constructor's fields, with `alpha` = n/d in place of `samples` if given."""
         if table.has("samples") == table.has("alpha"):
-            table.fail(
-                "samples",
-                "give exactly one of samples (n, an integer >= 2) or alpha (n/d > 0)",
-            )
+            table.fail("samples", "give exactly one of samples (n, an integer >= 2) or alpha (n/d > 0)")
         if table.has("samples"):
-            samples = table.integer("samples")
-        else:
-            alpha = table.number("alpha")
-            if not alpha > 0:
-                table.fail("alpha", f"must be > 0 (got {alpha:g})")
-            samples = max(1, round(alpha * len(spectrum)))
-        noise = table.number("noise", 0.0)
-        ridge = table.number("ridge", 0.0)
-        init = table.numbers("init", None) if table.has("init") else None
-        table.finish()
-        return cls(spectrum, samples, teacher, noise, ridge, init)
+            return super().from_config(table)
+        alpha = table.number("alpha")
+        if not alpha > 0:
+            table.fail("alpha", f"must be > 0 (got {alpha:g})")
+        spectrum = cls.config_fields["spectrum"].read(table, "spectrum", {})
+        samples = max(1, round(alpha * len(spectrum)))
+        return cls(**read_fields(cls, table, cls.config_fields, spectrum=spectrum, samples=samples))
 
 
 # ---------------------------------------------------------------- shared by both methods
+
+
+@register_theory(FullBatchRegression, SGD)
+def gd_theory(problem: FullBatchRegression, optimizer: SGD, state: Array, method: str,
+              datasets: int = 16, seed: int = 0, contour_points: int = 384) -> Recursion:
+    """Full-batch GD with momentum: "limit" (the deterministic equivalent on a contour) or
+    "exact" (the mean over `datasets` sampled data sets)."""
+    check_integer("datasets", datasets, low=1)
+    check_integer("contour_points", contour_points, low=16)
+    if method == "limit":
+        return _limit_recursion(problem, optimizer, _contour(problem, state, contour_points))
+    modes = _dataset_modes(problem, state, datasets, seed)
+    return _polynomial_recursion(problem, optimizer, modes.s,
+                                 lambda carry: _observe_exact(problem, modes, carry),
+                                 f"exact, mean of {datasets} data sets")
 
 
 def draw_dataset(problem: FullBatchRegression, key, dtype=float) -> tuple[Array, Array]:

@@ -35,18 +35,20 @@ import numpy as np
 from jax.scipy.stats import norm
 from jaxtyping import Array
 
-from ._checks import check_integer, check_range, is_concrete
-from ._config import Table
 from ._family import ODE, AbstractProblem, BenchCase, Observation
+from ._theories import register_theory
+from .checks import check_integer, check_range, is_concrete
+from .fields import Configurable, Integer, Nested, Number, Numbers, String
 from .optim import SGD
 
 LOSSES = ("logistic", "hinge", "square")
 DEFAULT_QUADRATURE = 64
 
 
-class MixtureState(eqx.Module):
+class MixtureState(eqx.Module, Configurable):
     r"""$m = w\cdot\mu/d$, $q = \|w\|^2/d$ and the bias b (leading axes: time, seeds)."""
 
+    config_fields = {"m": Number(), "q": Number(), "b": Number()}
     m: Array
     q: Array
     b: Array
@@ -70,6 +72,13 @@ def margin_force(loss: str, v: Array) -> Array:
     return 1.0 - v
 
 
+class _ClassWeights(Numbers):
+    """Two numbers (ω+, ω−), or "balanced"."""
+
+    def read(self, table, key, given):
+        return "balanced" if table.raw(key) == "balanced" else table.numbers(key)
+
+
 class GaussianMixture(AbstractProblem):
     r"""Two Gaussian clusters, a linear classifier with a bias (docs/theory.md, Gaussian
     mixtures).
@@ -89,10 +98,12 @@ class GaussianMixture(AbstractProblem):
     """
 
     family = "gaussian_mixture"
-    optimizers = (SGD,)
-    methods = {"ode": "ode"}
+    methods = {"limit": "ode"}
     observable_labels = {"error": "test error", "error_plus": "test error, class +1",
                          "error_minus": "test error, class −1"}
+    config_fields = {"rho": Number(), "delta": Number(), "loss": String(LOSSES),
+                     "class_weights": _ClassWeights(), "init_scale": Number(),
+                     "init": Nested(MixtureState), "quadrature": Integer()}
     rho: Array
     delta: Array
     loss: str = eqx.field(static=True)
@@ -176,30 +187,6 @@ class GaussianMixture(AbstractProblem):
         check_state(state, "init")
         return state
 
-    def dynamics(self, optimizer: SGD, state: MixtureState, method: str) -> ODE:
-        """The ODEs of docs/theory.md, Gaussian mixtures."""
-        beta = optimizer.checked_momentum()
-
-        def field(t, st, args):
-            dtype = st.q.dtype
-            scale = (1.0 - beta) * jnp.asarray(optimizer.batch, dtype)
-            eta = optimizer.lr_at(t, "weights").astype(dtype) / scale
-            eta_b = optimizer.lr_at(t, "bias").astype(dtype) / scale
-            delta = self.delta.astype(dtype)
-            s = jnp.sqrt(delta * st.q)
-            dm = dq = db = jnp.zeros_like(st.q)
-            for y, p, omega in ((1.0, self.rho, self.class_weights[0]),
-                                (-1.0, 1.0 - self.rho, self.class_weights[1])):
-                p, omega = p.astype(dtype), omega.astype(dtype)
-                a, g, c, _ = self._class_moments(st.m + y * st.b, s)
-                # E[φ] = ω y A, E[φ √Δ u] = ω s G (u = y ζ √q), E[φ²] = ω² C
-                dm = dm + p * omega * (a + st.m * s / st.q * g)
-                dq = dq + p * (2 * omega * (st.m * a + s * g) + eta * delta * omega**2 * c)
-                db = db + p * omega * y * a
-            return MixtureState(eta * dm, eta * dq, eta_b * db)
-
-        return ODE(state, field, self.observe, self.divergence_floor(), "high-d ODE")
-
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights", "bias")
 
@@ -222,33 +209,31 @@ class GaussianMixture(AbstractProblem):
         return (f"Gaussian mixture ρ={float(self.rho):g}, Δ={float(self.delta):g}, "
                 f"{self.loss} loss{weights}")
 
-    # ---------------------------------------------------------------- config
 
-    def to_config(self) -> dict:
-        out = {"rho": float(self.rho), "delta": float(self.delta), "loss": self.loss,
-               "class_weights": [float(x) for x in self.class_weights],
-               "init_scale": float(self.init_scale), "quadrature": self.quadrature}
-        if self.init is not None:
-            out["init"] = {k: float(getattr(self.init, k)) for k in ("m", "q", "b")}
-        return out
+@register_theory(GaussianMixture, SGD)
+def sgd_theory(problem: GaussianMixture, optimizer: SGD, state: MixtureState, method: str) -> ODE:
+    """The ODEs of docs/theory.md, Gaussian mixtures."""
+    beta = optimizer.checked_momentum()
 
-    @classmethod
-    def from_config(cls, table: Table) -> GaussianMixture:
-        rho = table.number("rho", 0.5)
-        delta = table.number("delta", 1.0)
-        loss = table.string("loss", LOSSES, "logistic")
-        weights = table.raw("class_weights", None)
-        if weights is not None and weights != "balanced":
-            weights = table.numbers("class_weights")
-        init_scale = table.number("init_scale", 0.1)
-        init = None
-        init_table = table.table("init")
-        if init_table is not None:
-            init = MixtureState(*(jnp.asarray(init_table.number(k)) for k in ("m", "q", "b")))
-            init_table.finish()
-        quadrature = table.integer("quadrature", DEFAULT_QUADRATURE)
-        table.finish()
-        return cls(rho, delta, loss, weights, init_scale, init, quadrature)
+    def field(t, st, args):
+        dtype = st.q.dtype
+        scale = (1.0 - beta) * jnp.asarray(optimizer.batch, dtype)
+        eta = optimizer.lr_at(t, "weights").astype(dtype) / scale
+        eta_b = optimizer.lr_at(t, "bias").astype(dtype) / scale
+        delta = problem.delta.astype(dtype)
+        s = jnp.sqrt(delta * st.q)
+        dm = dq = db = jnp.zeros_like(st.q)
+        for y, p, omega in ((1.0, problem.rho, problem.class_weights[0]),
+                            (-1.0, 1.0 - problem.rho, problem.class_weights[1])):
+            p, omega = p.astype(dtype), omega.astype(dtype)
+            a, g, c, _ = problem._class_moments(st.m + y * st.b, s)
+            # E[φ] = ω y A, E[φ √Δ u] = ω s G (u = y ζ √q), E[φ²] = ω² C
+            dm = dm + p * omega * (a + st.m * s / st.q * g)
+            dq = dq + p * (2 * omega * (st.m * a + s * g) + eta * delta * omega**2 * c)
+            db = db + p * omega * y * a
+        return MixtureState(eta * dm, eta * dq, eta_b * db)
+
+    return ODE(state, field, problem.observe, problem.divergence_floor(), "high-d ODE")
 
 
 def check_state(state: MixtureState, name: str) -> None:

@@ -23,17 +23,10 @@ from jaxtyping import Array
 
 from . import _linear_methods as lm
 from . import _volterra, spectra
-from ._checks import check_range, check_vector, is_concrete
-from ._config import Table, read_call
-from ._family import (
-    ODE,
-    AbstractProblem,
-    BenchCase,
-    Closed,
-    Observation,
-    Recursion,
-    StepClock,
-)
+from ._family import ODE, AbstractProblem, BenchCase, Closed, Observation, Recursion
+from ._theories import register_theory
+from .checks import check_range, check_vector, is_concrete
+from .fields import Number, Numbers
 from .accelerated import ASGD, Averaged, Nesterov
 from .adaptive import AdaptiveSGD
 from .optim import SGD
@@ -59,19 +52,28 @@ class LinearRegression(AbstractProblem):
       `spectra.flat_teacher(spectrum)` ($E[f^{*2}] = 1$).
     - `noise`: label-noise standard deviation $\sigma \ge 0$.
     - `init`: initial $\theta_0$ in the eigenbasis, shape `(d,)`; default zeros.
+    - `rotated`: set by `from_covariance` for a non-diagonal covariance: the problem is then
+      stated in the covariance's eigenbasis, not in its input coordinates, which only
+      rotation-invariant optimizers do not notice (simulations refuse the others).
+
+    Methods: "exact" (the finite-d recursion, every optimizer below), "limit" (the high-d
+    ODE: SGD, Nesterov), "volterra" (the exact recursion of constant-rate plain SGD at any
+    step count, by Talbot inversion).
     """
 
     family = "linreg"
-    optimizers = (SGD, Nesterov, ASGD, Averaged, AdaptiveSGD)
     observable_labels = {"lr": "learning rate η_k"}
-    methods = {"recursion": "recursion", "ode": "ode", "volterra": "closed"}
+    methods = {"exact": "recursion", "limit": "ode", "volterra": "closed"}
     ode_tolerances = (1e-8, 1e-12, 1_000_000)
+    config_fields = {"spectrum": spectra.Spectrum(), "teacher": spectra.Teacher(),
+                     "noise": Number(), "init": Numbers(), "rotated": None}
     spectrum: Array
     teacher: Array
     noise: Array
     init: Array
+    rotated: bool = eqx.field(static=True)
 
-    def __init__(self, spectrum, teacher=None, noise=0.0, init=None):
+    def __init__(self, spectrum, teacher=None, noise=0.0, init=None, *, rotated: bool = False):
         if is_concrete(spectrum):
             spectra.check_spectrum("LinearRegression.spectrum", spectrum)
         self.spectrum = jnp.asarray(spectrum, dtype=float)
@@ -80,6 +82,7 @@ class LinearRegression(AbstractProblem):
         self.teacher = jnp.asarray(teacher, dtype=float)
         self.noise = jnp.asarray(noise, dtype=float)
         self.init = jnp.zeros_like(self.spectrum) if init is None else jnp.asarray(init, dtype=float)
+        self.rotated = bool(rotated)
 
     def __check_init__(self):
         d = self.spectrum.shape[0]
@@ -102,7 +105,8 @@ class LinearRegression(AbstractProblem):
         order = np.argsort(eigs)[::-1]
         eigs, vecs = np.clip(eigs[order], 0.0, None), vecs[:, order]
         rotate = (lambda v: None if v is None else vecs.T @ np.asarray(v, dtype=np.float64))
-        return cls(eigs, rotate(teacher), noise, rotate(init))
+        diagonal = np.allclose(covariance, np.diag(np.diag(covariance)), rtol=0.0, atol=0.0)
+        return cls(eigs, rotate(teacher), noise, rotate(init), rotated=not diagonal)
 
     @property
     def d(self) -> int:
@@ -122,41 +126,11 @@ class LinearRegression(AbstractProblem):
         check_range("init.a", a, low=0.0)
         return ModeMoments(jnp.asarray(a, dtype=float))
 
-    def clock(self, optimizer) -> StepClock:
-        owner = optimizer.base if isinstance(optimizer, Averaged) else optimizer
-        return StepClock(optimizer.batch, self.d, f"{type(owner).__name__}.batch", lower=1.0)
-
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise**2)
 
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
-
-    def check_method(self, optimizer, method: str) -> None:
-        """Method "volterra" covers plain SGD (momentum 0) at a constant rate."""
-        if method == "volterra":
-            _volterra.check_plain_sgd(optimizer, "recursion")
-
-    def dynamics(self, optimizer, state: ModeMoments, method: str) -> Recursion | ODE | Closed:
-        if method == "volterra":
-            self.check_method(optimizer, method)
-            return closed_form(self, optimizer, state)
-        if isinstance(optimizer, Averaged) and not isinstance(optimizer.base, LINEAR_METHODS):
-            raise TypeError(f"LinearRegression (linreg) averages "
-                            f"{' or '.join(c.__name__ for c in LINEAR_METHODS)} "
-                            f"(got Averaged.base = {type(optimizer.base).__name__})")
-        if isinstance(optimizer, AdaptiveSGD):
-            if method != "recursion":
-                raise ValueError("AdaptiveSGD on linreg has the method 'recursion' only")
-            return _adaptive_recursion(self, optimizer, state)
-        if method == "ode":
-            if not isinstance(optimizer, (SGD, Nesterov)):
-                raise ValueError(f"method 'ode' covers SGD and Nesterov; use method 'recursion' "
-                                 f"for {type(optimizer).__name__}")
-            return _ode(self, optimizer, state)
-        if isinstance(optimizer, SGD):
-            return _recursion(self, optimizer, state)
-        return _block_recursion(self, optimizer, state)
 
     def stability_limit(self, optimizer) -> Array | None:
         """The largest stable constant lr at the optimizer's other settings: `critical_lr`
@@ -191,40 +165,60 @@ class LinearRegression(AbstractProblem):
         return (f"least squares, d={self.d}, λ ∈ [{float(jnp.min(lam)):.3g}, "
                 f"{float(jnp.max(lam)):.3g}], σ={float(self.noise):g}")
 
-    def to_config(self) -> dict:
-        return {"spectrum": [float(x) for x in self.spectrum],
-                "teacher": [float(x) for x in self.teacher],
-                "noise": float(self.noise), "init": [float(x) for x in self.init]}
-
-    @classmethod
-    def from_config(cls, table: Table) -> "LinearRegression":
-        spectrum = _spectrum_from_config(table)
-        teacher = _teacher_from_config(table, spectrum)
-        noise = table.number("noise", 0.0)
-        init = table.numbers("init", None) if table.has("init") else None
-        table.finish()
-        return cls(spectrum, teacher, noise, init)
-
-
-def _spectrum_from_config(table: Table) -> np.ndarray:
-    if isinstance(table.raw("spectrum"), list):
-        return np.asarray(table.numbers("spectrum"))
-    spec = table.table("spectrum")
-    kind = spec.string("kind", spectra.SPECTRA.names())
-    return read_call(spectra.SPECTRA[kind], spec)
-
-
-def _teacher_from_config(table: Table, spectrum) -> np.ndarray | None:
-    if not table.has("teacher"):
-        return None
-    if isinstance(table.raw("teacher"), list):
-        return np.asarray(table.numbers("teacher"))
-    spec = table.table("teacher")
-    kind = spec.string("kind", spectra.TEACHERS.names())
-    return read_call(spectra.TEACHERS[kind], spec, spectrum=spectrum)
-
 
 # ---------------------------------------------------------------- theory
+
+
+def _check_volterra(problem, optimizer, method: str) -> None:
+    """Method "volterra" covers plain SGD (momentum 0) at a constant rate."""
+    if method == "volterra":
+        _volterra.check_plain_sgd(optimizer, "exact")
+
+
+@register_theory(LinearRegression, SGD, check=_check_volterra)
+def sgd_theory(problem: LinearRegression, optimizer: SGD, state: ModeMoments, method: str):
+    """SGD with momentum and schedules: "exact" (the second-moment recursion), "limit"
+    (its high-d ODE), "volterra" (constant-rate plain SGD at any step count)."""
+    if method == "volterra":
+        return closed_form(problem, optimizer, state)
+    if method == "limit":
+        return _ode(problem, optimizer, state)
+    return _recursion(problem, optimizer, state)
+
+
+@register_theory(LinearRegression, Nesterov, methods=("exact", "limit"))
+def nesterov_theory(problem: LinearRegression, optimizer: Nesterov, state: ModeMoments, method: str):
+    """Nesterov momentum: the per-mode block recursion, or the high-d ODE (which moves like
+    SGD at η/(1-β))."""
+    if method == "limit":
+        return _ode(problem, optimizer, state)
+    return _block_recursion(problem, optimizer, state)
+
+
+@register_theory(LinearRegression, ASGD, methods=("exact",))
+def asgd_theory(problem: LinearRegression, optimizer: ASGD, state: ModeMoments, method: str):
+    """Accelerated SGD (Jain et al.): the per-mode block recursion."""
+    return _block_recursion(problem, optimizer, state)
+
+
+def _check_averaged_base(problem, optimizer: Averaged, method: str) -> None:
+    if not isinstance(optimizer.base, LINEAR_METHODS):
+        raise TypeError(f"LinearRegression (linreg) averages "
+                        f"{' or '.join(c.__name__ for c in LINEAR_METHODS)} "
+                        f"(got Averaged.base = {type(optimizer.base).__name__})")
+
+
+@register_theory(LinearRegression, Averaged, methods=("exact",), check=_check_averaged_base)
+def averaged_theory(problem: LinearRegression, optimizer: Averaged, state: ModeMoments, method: str):
+    """Iterate averaging of a linear method: its block recursion with the running mean."""
+    return _block_recursion(problem, optimizer, state)
+
+
+@register_theory(LinearRegression, AdaptiveSGD, methods=("exact",))
+def adaptive_theory(problem: LinearRegression, optimizer: AdaptiveSGD, state: ModeMoments,
+                    method: str):
+    """Adaptive rates: the SGD recursion at the rate's deterministic high-d value."""
+    return _adaptive_recursion(problem, optimizer, state)
 
 
 def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
@@ -251,7 +245,7 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
 
 
 def closed_form(problem: LinearRegression, optimizer: SGD, state: ModeMoments,
-                other_method: str = "recursion") -> Closed:
+                other_method: str = "exact") -> Closed:
     """The exact recursion of plain SGD at a constant rate, at any step count without
     stepping (`theory._volterra`; docs/theory.md, Least squares); an unstable rate gives
     inf past the first `DIRECT_STEPS` steps (the driver marks the divergence there)."""

@@ -25,11 +25,14 @@ import numpy as np
 from jaxtyping import Array
 
 from . import schedules
-from ._checks import check_integer, check_range, checked, is_concrete
-from ._config import Table
-from ._registry import Registry
+from ._family import StepClock
+from .checks import check_integer, check_range, checked, is_concrete
+from .fields import INT32_MAX, Codec, Configurable, Integer, Number, String, Table
+from .registry import Registry, is_spec, load_spec
 
-OPTIMIZERS: Registry[type["AbstractOptimizer"]] = Registry("optimizer.kind")
+OPTIMIZERS: Registry[type["AbstractOptimizer"]] = Registry("optimizer.kind", group="hild.optimizers")
+"""Optimizers by kind: every defined `AbstractOptimizer` subclass with a `kind`, and the
+installed ones (entry-point group `hild.optimizers`, hild's own included)."""
 
 
 def _lr_converter(lr):
@@ -62,10 +65,16 @@ def _groups_converter(groups):
     return {str(k): _lr_converter(v) for k, v in groups.items()}
 
 
-class AbstractOptimizer(eqx.Module):
-    """An optimizer whose learning curve some family of hild can predict."""
+class AbstractOptimizer(eqx.Module, Configurable):
+    """An optimizer: its hyperparameters and its finite-d update rule (optax's init/update
+    form). Simulating it needs nothing else; predicting it needs a theory registered for the
+    (problem, optimizer) pair (`theory.register_theory`)."""
 
     kind: ClassVar[str]
+    rotation_invariant: ClassVar[bool] = False
+    """True when the rule commutes with rotations of the parameters (SGD, momentum, norm-based
+    rates): a simulation may then run in a rotated basis of the problem (e.g. a covariance's
+    eigenbasis). Coordinate-wise rules (sign-SGD, Adam) are not; the default is the safe one."""
     iteration_fields: ClassVar[tuple[str, ...]] = ()
     """Fields that must be concrete to turn a horizon in t into a number of iterations
     (a vmapped search groups candidates by their values)."""
@@ -80,22 +89,26 @@ class AbstractOptimizer(eqx.Module):
         if isinstance(kind, str):
             OPTIMIZERS.register(kind, cls)
 
-    def to_config(self) -> dict:
-        """A TOML-ready table (`from_config` reads it back)."""
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, table: Table) -> "AbstractOptimizer":
-        """Build the optimizer from a config table, naming any bad field."""
-        raise NotImplementedError
-
     def describe(self) -> str:
         """A short label with the hyperparameters (for legends)."""
-        raise NotImplementedError
+        return type(self).__name__
 
     def samples_per_step(self, d: int) -> int:
-        """Fresh samples one step draws at dimension d (a step advances t by this over d)."""
-        raise NotImplementedError
+        """Fresh samples one step draws at dimension d (a step advances t by this over d):
+        the optimizer's `batch`."""
+        batch = getattr(self, "batch", 1)
+        if not is_concrete(batch):
+            raise ValueError(f"{type(self).__name__}.batch must be concrete here (it sets array "
+                             "shapes); vmap over batch sizes only in theory.predict")
+        return int(batch)
+
+    def step_clock(self, d: int | None) -> StepClock | None:
+        """How far one step moves t = samples/d at dimension d: its `batch` over d (maybe
+        traced, for a vmap over batch sizes); None for d = None, the high-d limit, where a
+        step of finitely many samples is infinitesimal."""
+        if d is None:
+            return None
+        return StepClock(getattr(self, "batch", 1), d, f"{type(self).__name__}.batch", lower=1.0)
 
     def piecewise_schedule(self, pieces: int, t_max: float) -> tuple["AbstractOptimizer", str]:
         """This optimizer with its rate replaced by `pieces` equal constant pieces on
@@ -130,6 +143,43 @@ class AbstractOptimizer(eqx.Module):
         return params
 
 
+class Rate(Codec):
+    """A learning rate: a number `lr = 0.5`, or a schedule table `[optimizer.schedule]`."""
+
+    def keys(self, key):
+        return (key, "schedule")
+
+    def read(self, table, key, given):
+        sched = table.table("schedule")
+        if sched is None:
+            return table.number(key)
+        if table.has(key):
+            table.fail(key, "give lr or a schedule table, not both")
+        return schedules.from_config(sched)
+
+    def write(self, key, value):
+        return {"schedule": _lr_to_config(value)} if callable(value) else {key: float(value)}
+
+
+class GroupRates(Codec):
+    """Rates of named parameter groups: `{ second_layer = 0.1 }` (numbers or schedule tables)."""
+
+    def read(self, table, key, given):
+        groups = table.table(key)
+        if groups is None:
+            table.fail(key, "expected a table of group name -> lr")
+        rates = {name: (schedules.from_config(groups.table(name)) if isinstance(groups.raw(name), dict)
+                        else groups.number(name)) for name in groups.keys()}
+        groups.finish()
+        return rates
+
+    def write(self, key, value):
+        return {key: {name: _lr_to_config(lr) for name, lr in value.items()}} if value else {}
+
+
+BATCH = Integer(low=1, high=INT32_MAX)
+
+
 class SGD(AbstractOptimizer):
     r"""Online mini-batch SGD with heavy-ball momentum (docs/theory.md, Conventions).
 
@@ -152,8 +202,10 @@ class SGD(AbstractOptimizer):
     """
 
     kind = "sgd"
+    rotation_invariant = True
     labels = {"lr": "learning rate η", "batch": "batch size B", "momentum": "momentum β"}
     diagram_axes = ("lr", "batch")
+    config_fields = {"lr": Rate(), "batch": BATCH, "momentum": Number(), "group_lr": GroupRates()}
     lr: Array | Callable = eqx.field(converter=_lr_converter)
     batch: int | Array = eqx.field(default=1, converter=_batch_converter)
     momentum: Array = eqx.field(default=0.0, converter=jnp.asarray)
@@ -181,16 +233,6 @@ class SGD(AbstractOptimizer):
     def checked_momentum(self) -> Array:
         return checked(self.momentum, "SGD.momentum", low=0.0, high=1.0, high_open=True)
 
-    def static_batch(self) -> int:
-        """The batch size as a Python int (needed where it sets an array shape)."""
-        if not is_concrete(self.batch):
-            raise ValueError("SGD.batch must be concrete here (it sets array shapes); "
-                             "vmap over batch sizes only in theory.predict")
-        return int(self.batch)
-
-    def samples_per_step(self, d: int) -> int:
-        return self.static_batch()
-
     def piecewise_schedule(self, pieces: int, t_max: float) -> tuple["SGD", str]:
         if callable(self.lr):
             raise ValueError("start the schedule from a constant SGD.lr, not a schedule")
@@ -215,38 +257,6 @@ class SGD(AbstractOptimizer):
         groups = "".join(f", η[{name}]={_describe_lr(lr)}" for name, lr in self.group_lr.items())
         return (f"SGD η={_describe_lr(self.lr)}, B={int(self.batch)}, "
                 f"β={float(self.momentum):g}{groups}")
-
-    def to_config(self) -> dict:
-        out: dict = {"kind": self.kind, "batch": int(self.batch), "momentum": float(self.momentum)}
-        if callable(self.lr):
-            out["schedule"] = _lr_to_config(self.lr)
-        else:
-            out["lr"] = float(self.lr)
-        if self.group_lr:
-            out["group_lr"] = {name: _lr_to_config(lr) for name, lr in self.group_lr.items()}
-        return out
-
-    @classmethod
-    def from_config(cls, table: Table) -> "SGD":
-        sched = table.table("schedule")
-        if sched is not None:
-            if table.has("lr"):
-                table.fail("lr", "give lr or a schedule table, not both")
-            lr = schedules.from_config(sched)
-        else:
-            lr = table.number("lr")
-        batch = table.integer("batch", 1, low=1, high=2**31 - 1)
-        momentum = table.number("momentum", 0.0)
-        groups = table.table("group_lr")
-        group_lr = {}
-        if groups is not None:
-            for name in groups.keys():
-                raw = groups.raw(name)
-                group_lr[name] = (schedules.from_config(groups.table(name)) if isinstance(raw, dict)
-                                  else groups.number(name))
-            groups.finish()
-        table.finish()
-        return cls(lr, batch, momentum, group_lr)
 
 
 def _describe_lr(lr) -> str:
@@ -299,6 +309,8 @@ class ProxLinear(AbstractOptimizer):
     """
 
     kind = "prox_linear"
+    rotation_invariant = True
+    config_fields = {"step": Number(), "batch_fraction": Number(), "solver": String(PROX_SOLVERS)}
     iteration_fields = ("batch_fraction",)
     labels = {"step": "proximal step η", "batch_fraction": "batch fraction δ = m/d"}
     diagram_axes = ("step", "batch_fraction")
@@ -318,6 +330,10 @@ class ProxLinear(AbstractOptimizer):
 
     def checked_batch_fraction(self) -> Array:
         return checked(self.batch_fraction, "ProxLinear.batch_fraction", low=0.0, low_open=True)
+
+    def step_clock(self, d: int | None) -> StepClock:
+        """An iteration advances t by δ at every d (the theory has iterations even at d = ∞)."""
+        return StepClock(self.batch_fraction, 1, "ProxLinear.batch_fraction")
 
     def samples_per_step(self, d: int) -> int:
         """m = δ·d measurements per iteration; ValueError unless it is a whole number >= 1."""
@@ -347,18 +363,6 @@ class ProxLinear(AbstractOptimizer):
         """A short label, e.g. `prox-linear η=1, δ=2`."""
         return f"prox-linear η={float(self.step):.4g}, δ={float(self.batch_fraction):.4g}"
 
-    def to_config(self) -> dict:
-        return {"kind": self.kind, "step": float(self.step),
-                "batch_fraction": float(self.batch_fraction), "solver": self.solver}
-
-    @classmethod
-    def from_config(cls, table: Table) -> "ProxLinear":
-        step = table.number("step")
-        batch_fraction = table.number("batch_fraction", 1.0)
-        solver = table.string("solver", PROX_SOLVERS, "cg")
-        table.finish()
-        return cls(step, batch_fraction, solver)
-
 
 def _cg_tolerance(dtype) -> float:
     return 1e-10 if dtype == jnp.float64 else 1e-5
@@ -382,11 +386,45 @@ def prox_solve(matvec: Callable, diag: Array, r: Array, solver: str) -> Array:
     return sol.value
 
 
-def optimizer_from_config(table: Table) -> AbstractOptimizer:
-    """Build the optimizer named by the table's `kind` (default "sgd")."""
-    kind = table.string("kind", OPTIMIZERS.names(), "sgd")
-    return OPTIMIZERS[kind].from_config(table)
+def optimizer_class(kind: str, base=None) -> type[AbstractOptimizer]:
+    """The optimizer class of a kind: a registered or installed kind, or
+    `"package.module:Class"` / `"file.py:Class"` (relative to `base`) for one from outside."""
+    if not is_spec(kind):
+        return OPTIMIZERS[kind]
+    cls = load_spec(kind, base)
+    if not (isinstance(cls, type) and issubclass(cls, AbstractOptimizer)):
+        raise ValueError(f"kind: {kind!r} is not an AbstractOptimizer subclass (got {cls!r})")
+    return cls
+
+
+def optimizer_from_config(table: Table, base=None) -> AbstractOptimizer:
+    """Build the optimizer named by the table's `kind` (default "sgd"; `base`: the folder
+    that a `"file.py:Class"` kind is relative to)."""
+    kind = table.string("kind", None, "sgd")
+    if not is_spec(kind) and kind not in OPTIMIZERS:
+        table.fail("kind", f"must be one of {', '.join(OPTIMIZERS.names())} or "
+                           f"'package.module:Class' (got {kind!r})")
+    try:
+        cls = optimizer_class(kind, base)
+    except ValueError as err:
+        table.fail("kind", str(err))
+    return cls.from_config(table)
+
+
+def as_optimizer(optimizer) -> AbstractOptimizer:
+    """A hild optimizer as it is; an optax `GradientTransformation` (e.g. `optax.adam(1e-3)`)
+    as `Optax(transform)`, one sample per step."""
+    if isinstance(optimizer, AbstractOptimizer):
+        return optimizer
+    import optax
+
+    if isinstance(optimizer, optax.GradientTransformation):
+        from .transforms import Optax
+
+        return Optax(optimizer)
+    raise TypeError(f"optimizer must be a hild optimizer or an optax GradientTransformation "
+                    f"(got {type(optimizer).__name__})")
 
 
 __all__ = ["AbstractOptimizer", "SGD", "ProxLinear", "LeastSquaresBatch", "optimizer_from_config",
-           "prox_solve", "OPTIMIZERS"]
+           "optimizer_class", "as_optimizer", "prox_solve", "OPTIMIZERS"]

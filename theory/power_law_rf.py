@@ -33,10 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from . import _volterra
-from ._checks import check_integer, check_memory, check_range, is_concrete
-from ._config import Table
-from ._family import AbstractProblem, BenchCase, Observation, StepClock
+from . import _volterra, linreg
+from ._family import AbstractProblem, BenchCase, Observation
+from ._theories import register_theory
+from .checks import check_integer, check_memory, check_range, is_concrete
+from .fields import INT32_MAX, Integer, Table, read_fields
 from .linreg import LinearRegression, ModeMoments, closed_form, critical_lr
 from .optim import SGD
 
@@ -84,8 +85,9 @@ class PowerLawRandomFeatures(AbstractProblem):
     """
 
     family = "power_law_rf"
-    optimizers = (SGD,)
     methods: ClassVar[dict[str, str]] = {"volterra": "closed", "exact": "recursion"}
+    config_fields = {"d": Integer(low=1, high=INT32_MAX), "v": Integer(low=1, high=INT32_MAX),
+                     "key": Integer(low=0, high=2**32 - 1)}
     alpha: float = eqx.field(static=True)
     beta: float = eqx.field(static=True)
     v: int = eqx.field(static=True)
@@ -144,9 +146,6 @@ class PowerLawRandomFeatures(AbstractProblem):
         """Per-mode moments $E[(\\theta - \\theta^*)_i^2]$ in hild's scaled units at t = 0."""
         return self.least_squares().initial_state(init)
 
-    def clock(self, optimizer: SGD) -> StepClock:
-        return StepClock(optimizer.batch, self.d, "SGD.batch", lower=1.0)
-
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise_variance)
 
@@ -155,22 +154,6 @@ class PowerLawRandomFeatures(AbstractProblem):
 
     def stability_limit(self, optimizer) -> Array | None:
         return self.least_squares().stability_limit(optimizer)
-
-    def check_method(self, optimizer: SGD, method: str) -> None:
-        if method == "volterra":
-            _volterra.check_plain_sgd(optimizer, "exact")
-
-    def dynamics(self, optimizer: SGD, state: ModeMoments, method: str):
-        """Least squares' recursion or closed form (its floor max(1, σ²) is this family's),
-        the loss shifted by the capacity floor σ²/2."""
-        floor = self.limit_loss()
-        if method == "exact":
-            rec = self.least_squares().dynamics(optimizer, state, "recursion")
-            return rec._replace(observe=lambda c: _plus(rec.observe(c), floor), label="exact, given W")
-        self.check_method(optimizer, method)
-        closed = closed_form(self.least_squares(), optimizer, state, "exact")
-        return closed._replace(at=lambda steps: _plus(closed.at(steps), floor),
-                               label="Talbot inversion, exact at any step")
 
     def metadata(self) -> dict:
         out = {"alpha": self.alpha, "beta": self.beta, "v": self.v, "key": self.key}
@@ -204,17 +187,30 @@ class PowerLawRandomFeatures(AbstractProblem):
     def describe(self) -> str:
         return (f"power-law RF, α={self.alpha:g}, β={self.beta:g}, v={self.v}, d={self.d}")
 
-    def to_config(self) -> dict:
-        return {"alpha": self.alpha, "beta": self.beta, "v": self.v, "d": self.d, "key": self.key}
-
     @classmethod
     def from_config(cls, table: Table) -> PowerLawRandomFeatures:
-        alpha, beta = table.number("alpha"), table.number("beta")
-        d = table.integer("d", low=1, high=2**31 - 1)
-        v = table.integer("v", 4 * d, low=1, high=2**31 - 1)
-        key = table.integer("key", 0, low=0, high=2**32 - 1)
-        table.finish()
-        return cls(alpha, beta, v, d, key)
+        """The fields of the constructor; `v` defaults to 4 d."""
+        d = table.integer("d", low=1, high=INT32_MAX)
+        v = table.integer("v", 4 * d, low=1, high=INT32_MAX)
+        return cls(**read_fields(cls, table, cls.config_fields, d=d, v=v))
+
+
+def _check_volterra(problem, optimizer, method: str) -> None:
+    if method == "volterra":
+        _volterra.check_plain_sgd(optimizer, "exact")
+
+
+@register_theory(PowerLawRandomFeatures, SGD, check=_check_volterra)
+def sgd_theory(problem: PowerLawRandomFeatures, optimizer: SGD, state: ModeMoments, method: str):
+    """Least squares' recursion or closed form (its floor max(1, σ²) is this family's),
+    the loss shifted by the capacity floor σ²/2."""
+    floor = problem.limit_loss()
+    if method == "exact":
+        rec = linreg.sgd_theory(problem.least_squares(), optimizer, state, "exact")
+        return rec._replace(observe=lambda c: _plus(rec.observe(c), floor), label="exact, given W")
+    closed = closed_form(problem.least_squares(), optimizer, state, "exact")
+    return closed._replace(at=lambda steps: _plus(closed.at(steps), floor),
+                           label="Talbot inversion, exact at any step")
 
 
 def _plus(obs: Observation, floor) -> Observation:

@@ -14,16 +14,16 @@ The formulas follow `optax.schedules` with steps replaced by $t$.
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_range, check_vector, is_concrete
-from ._config import ConfigError, Table
-from ._registry import Registry
+from .checks import check_range, check_vector, is_concrete
+from .fields import Configurable, ConfigError, Number, Numbers, Table
+from .registry import Registry
 
 SCHEDULES: Registry[type["AbstractSchedule"]] = Registry("schedule kind")
 
@@ -36,8 +36,8 @@ def _passed(t, boundaries) -> Array:
     return jnp.sum(t[..., None] >= boundaries.reshape((1,) * t.ndim + (-1,)), axis=-1)
 
 
-class AbstractSchedule(eqx.Module):
-    """A learning rate as a function of $t$ = samples/d."""
+class AbstractSchedule(eqx.Module, Configurable):
+    """A learning rate as a function of $t$ = samples/d; its config table is its fields."""
 
     kind: ClassVar[str]
 
@@ -47,18 +47,9 @@ class AbstractSchedule(eqx.Module):
         if isinstance(kind, str):
             SCHEDULES.register(kind, cls)
 
-    @classmethod
-    @abc.abstractmethod
-    def from_config(cls, table: Table) -> "AbstractSchedule":
-        """Build from a config table (its fields as in `to_config`)."""
-
     @abc.abstractmethod
     def __call__(self, t: ArrayLike) -> Array:
         """The learning rate at time `t`."""
-
-    @abc.abstractmethod
-    def to_config(self) -> dict:
-        """A TOML-ready table (`from_config` reads it back)."""
 
     def describe(self) -> str:
         """A short label, e.g. `cosine(init=0.5, t_max=10, final=0)`."""
@@ -76,6 +67,7 @@ class Constant(AbstractSchedule):
     r"""$\eta(t) = \eta_0$."""
 
     kind = "constant"
+    config_fields = {"value": Number()}
     value: Array = eqx.field(converter=_asarray)
 
     def __check_init__(self):
@@ -84,21 +76,16 @@ class Constant(AbstractSchedule):
     def __call__(self, t):
         return self.value * jnp.ones_like(jnp.asarray(t, dtype=jnp.result_type(float)))
 
-    @classmethod
-    def from_config(cls, table):
-        return constant(table.number("value"))
-
-    def to_config(self):
-        return {"kind": self.kind, "value": float(self.value)}
 
 
 class StepDecay(AbstractSchedule):
     r"""$\eta(t) = \eta_0 \, f^{\#\{j : t \ge t_j\}}$ for boundaries $t_j$ and factor $f$."""
 
     kind = "step_decay"
+    config_fields = {"init": Number(), "boundaries": Numbers(), "factor": Number()}
     init: Array = eqx.field(converter=_asarray)
     boundaries: Array = eqx.field(converter=_asarray)
-    factor: Array = eqx.field(converter=_asarray)
+    factor: Array = eqx.field(default=0.1, converter=_asarray)
 
     def __check_init__(self):
         check_range("step_decay.init", self.init, low=0.0, low_open=True)
@@ -109,13 +96,6 @@ class StepDecay(AbstractSchedule):
     def __call__(self, t):
         return self.init * self.factor ** _passed(t, self.boundaries)
 
-    @classmethod
-    def from_config(cls, table):
-        return step_decay(table.number("init"), table.numbers("boundaries"), table.number("factor", 0.1))
-
-    def to_config(self):
-        return {"kind": self.kind, "init": float(self.init),
-                "boundaries": [float(b) for b in self.boundaries], "factor": float(self.factor)}
 
 
 class Cosine(AbstractSchedule):
@@ -125,9 +105,10 @@ class Cosine(AbstractSchedule):
     """
 
     kind = "cosine"
+    config_fields = {"init": Number(), "t_max": Number(), "final": Number()}
     init: Array = eqx.field(converter=_asarray)
     t_max: Array = eqx.field(converter=_asarray)
-    final: Array = eqx.field(converter=_asarray)
+    final: Array = eqx.field(default=0.0, converter=_asarray)
 
     def __check_init__(self):
         check_range("cosine.init", self.init, low=0.0, low_open=True)
@@ -138,22 +119,16 @@ class Cosine(AbstractSchedule):
         frac = jnp.minimum(jnp.asarray(t), self.t_max) / self.t_max
         return self.final + (self.init - self.final) * 0.5 * (1.0 + jnp.cos(math.pi * frac))
 
-    @classmethod
-    def from_config(cls, table):
-        return cosine(table.number("init"), table.number("t_max"), table.number("final", 0.0))
-
-    def to_config(self):
-        return {"kind": self.kind, "init": float(self.init), "t_max": float(self.t_max),
-                "final": float(self.final)}
 
 
 class Polynomial(AbstractSchedule):
     r"""$\eta(t) = \eta_0 / (1 + t/t_0)^p$ (p = 1: the Robbins–Monro $1/t$ decay)."""
 
     kind = "polynomial"
+    config_fields = {"init": Number(), "t0": Number(), "power": Number()}
     init: Array = eqx.field(converter=_asarray)
     t0: Array = eqx.field(converter=_asarray)
-    power: Array = eqx.field(converter=_asarray)
+    power: Array = eqx.field(default=1.0, converter=_asarray)
 
     def __check_init__(self):
         check_range("polynomial.init", self.init, low=0.0, low_open=True)
@@ -163,13 +138,6 @@ class Polynomial(AbstractSchedule):
     def __call__(self, t):
         return self.init / (1.0 + jnp.asarray(t) / self.t0) ** self.power
 
-    @classmethod
-    def from_config(cls, table):
-        return polynomial(table.number("init"), table.number("t0"), table.number("power", 1.0))
-
-    def to_config(self):
-        return {"kind": self.kind, "init": float(self.init), "t0": float(self.t0),
-                "power": float(self.power)}
 
 
 class PiecewiseConstant(AbstractSchedule):
@@ -178,6 +146,7 @@ class PiecewiseConstant(AbstractSchedule):
     parameters for gradient-based tuning."""
 
     kind = "piecewise_constant"
+    config_fields = {"values": Numbers(), "boundaries": Numbers()}
     values: Array = eqx.field(converter=_asarray)
     boundaries: Array = eqx.field(converter=_asarray)
 
@@ -201,13 +170,10 @@ class PiecewiseConstant(AbstractSchedule):
 
     @classmethod
     def from_config(cls, table):
+        """`values` with `boundaries`, or with `t_max` for equal pieces on [0, t_max]."""
         if table.has("t_max"):
             return piecewise_constant(table.numbers("values"), t_max=table.number("t_max"))
-        return piecewise_constant(table.numbers("values"), table.numbers("boundaries"))
-
-    def to_config(self):
-        return {"kind": self.kind, "values": [float(v) for v in self.values],
-                "boundaries": [float(b) for b in self.boundaries]}
+        return super().from_config(table)
 
 
 def constant(value: float) -> Constant:

@@ -38,9 +38,10 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array
 
-from ._checks import check_range, is_concrete
-from ._config import Table
-from ._family import AbstractProblem, BenchCase, Observation, Recursion, StepClock
+from ._family import AbstractProblem, BenchCase, Observation, Recursion
+from ._theories import register_theory
+from .checks import check_range, is_concrete
+from .fields import Number, Numbers, String
 from .optim import ProxLinear
 
 MODELS = ("bilinear", "symmetric")
@@ -94,6 +95,21 @@ def error_of(model: str, v: Array) -> Array:
     return (a**2 - 1.0) ** 2 + 2.0 * (a * b) ** 2 + b**4
 
 
+class _InitVector(Numbers):
+    """The start (α, β, γ, ζ) / (α, β) as a list whose length the model sets."""
+
+    def read(self, table, key, given):
+        init = table.numbers(key)
+        size = len(_DEFAULT_INIT[given.get("model", "bilinear")])
+        if len(init) != size:
+            table.fail(key, f"expected {size} numbers for the {given.get('model', 'bilinear')} "
+                            f"model (got {len(init)})")
+        return init
+
+    def encode(self, value):
+        return super().encode(state_vector(value))
+
+
 class RankOneSensing(AbstractProblem):
     r"""Rank-one matrix sensing from Gaussian measurements (docs/theory.md, Rank-one matrix
     sensing; arXiv 2402.01599).
@@ -110,9 +126,9 @@ class RankOneSensing(AbstractProblem):
     """
 
     family = "sensing"
-    optimizers = (ProxLinear,)
-    methods = {"recursion": "recursion"}
+    methods = {"limit": "recursion"}
     theory_options = {"nodes": DEFAULT_NODES}
+    config_fields = {"model": String(MODELS), "noise": Number(), "init": _InitVector()}
     model: str = eqx.field(static=True)
     noise: Array
     init: BilinearState | SymmetricState
@@ -144,29 +160,11 @@ class RankOneSensing(AbstractProblem):
         state), or `problem.init`."""
         return self.init if init is None else _as_state(self.model, init)
 
-    def clock(self, optimizer: ProxLinear) -> StepClock:
-        """An iteration advances t by δ."""
-        return StepClock(optimizer.batch_fraction, 1, "ProxLinear.batch_fraction")
-
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise**2)
 
     def parameter_groups(self) -> tuple[str, ...]:
         return ("mu", "nu") if self.model == "bilinear" else ("x",)
-
-    def dynamics(self, optimizer: ProxLinear, state, method: str, *, nodes: int) -> Recursion:
-        """The one-step map `one_step` on the state vector; `nodes` quadrature nodes per
-        direction on which D depends (>= 11; with the default 61 the error is within 1e-8
-        (relative) of 241 nodes for η/δ ≤ 100 and within 2e-5 up to η/δ = 5e5)."""
-        if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 11:
-            raise ValueError(f"nodes must be an integer >= 11 (got {nodes!r})")
-        model = self.model
-
-        def observe(theta):
-            return Observation(error_of(model, theta), {}, state_from_vector(model, theta))
-
-        return Recursion(state_vector(state), lambda theta, k: one_step(self, optimizer, theta, nodes=nodes),
-                         observe, self.divergence_floor(), "high-d recursion")
 
     def metadata(self) -> dict:
         return {"model": self.model}
@@ -187,22 +185,22 @@ class RankOneSensing(AbstractProblem):
         init = ", ".join(f"{float(x):.3g}" for x in np.asarray(state_vector(self.init)))
         return f"rank-one sensing ({self.model}), σ={float(self.noise):g}, start ({init})"
 
-    def to_config(self) -> dict:
-        return {"model": self.model, "noise": float(self.noise),
-                "init": [float(x) for x in np.asarray(state_vector(self.init))]}
 
-    @classmethod
-    def from_config(cls, table: Table) -> "RankOneSensing":
-        model = table.string("model", MODELS, "bilinear")
-        noise = table.number("noise", 0.0)
-        init = None
-        if table.has("init"):
-            init = table.numbers("init")
-            size = len(_DEFAULT_INIT[model])
-            if len(init) != size:
-                table.fail("init", f"expected {size} numbers for the {model} model (got {len(init)})")
-        table.finish()
-        return cls(model, noise, init)
+@register_theory(RankOneSensing, ProxLinear)
+def prox_linear_theory(problem: RankOneSensing, optimizer: ProxLinear, state, method: str, *,
+                       nodes: int) -> Recursion:
+    """The one-step map `one_step` on the state vector; `nodes` quadrature nodes per
+    direction on which D depends (>= 11; with the default 61 the error is within 1e-8
+    (relative) of 241 nodes for η/δ ≤ 100 and within 2e-5 up to η/δ = 5e5)."""
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 11:
+        raise ValueError(f"nodes must be an integer >= 11 (got {nodes!r})")
+    model = problem.model
+
+    def observe(theta):
+        return Observation(error_of(model, theta), {}, state_from_vector(model, theta))
+
+    return Recursion(state_vector(state), lambda theta, k: one_step(problem, optimizer, theta, nodes=nodes),
+                     observe, problem.divergence_floor(), "high-d recursion")
 
 
 def _as_state(model: str, init) -> BilinearState | SymmetricState:

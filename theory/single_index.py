@@ -34,11 +34,13 @@ import numpy as np
 from jaxtyping import Array
 
 from ._activations import Erf, Relu
-from ._checks import check_integer, check_range, is_concrete
-from ._config import Table
 from ._family import ODE, AbstractProblem, BenchCase, Observation
 from ._links import hermite_coefficients, information_exponent, link_name, make_link
+from ._theories import register_theory
+from .checks import check_integer, check_range, is_concrete
+from .fields import Boolean, Configurable, Integer, Nested, Number, String
 from .optim import SGD
+from .protocols import DEFAULT_RISK_LABEL
 
 LOSSES = ("square", "logistic")
 DEFAULT_QUADRATURE = 48
@@ -46,9 +48,10 @@ _ODD_INCREASING = ("linear", "erf", "tanh", "he1")
 _R_MAX = 12.0  # radius of the polar rule, in standard deviations
 
 
-class SingleIndexState(eqx.Module):
+class SingleIndexState(eqx.Module, Configurable):
     r"""$m = w\cdot w^*/d$ and $q = \|w\|^2/d$ (leading axes: time, seeds)."""
 
+    config_fields = {"m": Number(), "q": Number()}
     m: Array
     q: Array
 
@@ -85,11 +88,14 @@ class SingleIndex(AbstractProblem):
     """
 
     family = "single_index"
-    optimizers = (SGD,)
-    methods = {"ode": "ode"}
+    methods = {"limit": "ode"}
     ode_tolerances = (1e-8, 1e-10, 200_000)
     observable_labels = {"alignment": r"alignment $|m|/\sqrt{q}$",
                          "error": "test error (logistic loss)"}
+    config_fields = {"link": String(name=link_name), "activation": String(name=link_name),
+                     "loss": String(LOSSES), "noise": Number(), "weight_decay": Number(),
+                     "spherical": Boolean(), "init_scale": Number(),
+                     "init": Nested(lambda: SingleIndexState), "quadrature": Integer()}
     link: str | Callable = eqx.field(static=True)
     activation: str | Callable = eqx.field(static=True)
     loss: str = eqx.field(static=True)
@@ -224,7 +230,7 @@ class SingleIndex(AbstractProblem):
     def risk_label(self) -> str:
         if self.loss == "logistic":
             return r"test loss  $E[\log(1 + e^{-y f})]$"
-        return super().risk_label()
+        return DEFAULT_RISK_LABEL
 
     # ---------------------------------------------------------------- theory
 
@@ -240,28 +246,6 @@ class SingleIndex(AbstractProblem):
                 if is_concrete(state.q) and abs(float(state.q) - 1) <= 1e-4 else state
         self.check_state(state, "init")
         return state
-
-    def dynamics(self, optimizer: SGD, state: SingleIndexState, method: str) -> ODE:
-        """The ODEs of the module docstring (spherical: plain SGD, momentum 0)."""
-        beta = optimizer.checked_momentum()
-        if self.spherical:  # traced under predict's jit: a run-time error
-            beta = eqx.error_if(beta, beta != 0, "SGD.momentum must be 0 for a spherical "
-                                "single-index run (the theory covers projected plain SGD)")
-
-        def field(t, s, args):
-            dtype = s.m.dtype
-            eta = optimizer.lr_at(t, "weights").astype(dtype) / (1.0 - beta) / \
-                jnp.asarray(optimizer.batch, dtype)
-            a, b, c, _ = self.expectations(s.m, s.q)
-            if self.spherical:
-                return SingleIndexState(eta * (a - s.m * b) - 0.5 * eta**2 * s.m * c,
-                                        jnp.zeros_like(s.q))
-            kappa = self.weight_decay.astype(dtype)
-            return SingleIndexState(eta * a - eta * kappa * s.m,
-                                    2 * eta * b + eta**2 * c - 2 * eta * kappa * s.q)
-
-        label = "high-d ODE" + (" (spherical)" if self.spherical else "")
-        return ODE(state, field, self.observe, self.divergence_floor(), label)
 
     def divergence_floor(self) -> Array:
         return jnp.maximum(1.0, self.noise**2)
@@ -296,37 +280,29 @@ class SingleIndex(AbstractProblem):
         extra += f", κ={float(self.weight_decay):g}" if float(self.weight_decay) else ""
         return f"single-index {names}, {self.loss} loss, σ={float(self.noise):g}{extra}"
 
-    # ---------------------------------------------------------------- config
 
-    def to_config(self) -> dict:
-        out = {"link": link_name(self.link), "activation": link_name(self.activation),
-               "loss": self.loss, "noise": float(self.noise),
-               "weight_decay": float(self.weight_decay), "spherical": self.spherical,
-               "init_scale": float(self.init_scale), "quadrature": self.quadrature}
-        if self.init is not None:
-            out["init"] = {"m": float(self.init.m), "q": float(self.init.q)}
-        return out
+@register_theory(SingleIndex, SGD)
+def sgd_theory(problem: SingleIndex, optimizer: SGD, state: SingleIndexState, method: str) -> ODE:
+    """The ODEs of the module docstring (spherical: plain SGD, momentum 0)."""
+    beta = optimizer.checked_momentum()
+    if problem.spherical:  # traced under predict's jit: a run-time error
+        beta = eqx.error_if(beta, beta != 0, "SGD.momentum must be 0 for a spherical "
+                            "single-index run (the theory covers projected plain SGD)")
 
-    @classmethod
-    def from_config(cls, table: Table) -> SingleIndex:
-        link = table.string("link", None, "relu")
-        activation = table.string("activation", None, link)
-        loss = table.string("loss", LOSSES, "square")
-        noise = table.number("noise", 0.0)
-        decay = table.number("weight_decay", 0.0)
-        spherical = table.raw("spherical", False)
-        if not isinstance(spherical, bool):
-            table.fail("spherical", f"expected true or false (got {spherical!r})")
-        init_scale = table.number("init_scale", 0.5)
-        init = None
-        init_table = table.table("init")
-        if init_table is not None:
-            init = SingleIndexState(jnp.asarray(init_table.number("m")),
-                                    jnp.asarray(init_table.number("q")))
-            init_table.finish()
-        quadrature = table.integer("quadrature", DEFAULT_QUADRATURE)
-        table.finish()
-        return cls(link, activation, loss, noise, decay, spherical, init_scale, init, quadrature)
+    def field(t, s, args):
+        dtype = s.m.dtype
+        eta = optimizer.lr_at(t, "weights").astype(dtype) / (1.0 - beta) / \
+            jnp.asarray(optimizer.batch, dtype)
+        a, b, c, _ = problem.expectations(s.m, s.q)
+        if problem.spherical:
+            return SingleIndexState(eta * (a - s.m * b) - 0.5 * eta**2 * s.m * c,
+                                    jnp.zeros_like(s.q))
+        kappa = problem.weight_decay.astype(dtype)
+        return SingleIndexState(eta * a - eta * kappa * s.m,
+                                2 * eta * b + eta**2 * c - 2 * eta * kappa * s.q)
+
+    label = "high-d ODE" + (" (spherical)" if problem.spherical else "")
+    return ODE(state, field, problem.observe, problem.divergence_floor(), label)
 
 
 def polar_rule(m: Array, q: Array, n: int) -> tuple[Array, Array, Array]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_dimension, check_range
-from ._registry import Registry
+from .checks import check_dimension, check_range
+from .fields import Numbers, read_call
+from .registry import Registry
 
 SPECTRA: Registry = Registry("spectrum kind")
 TEACHERS: Registry = Registry("teacher kind")
@@ -97,5 +98,30 @@ def power_law_teacher(spectrum, beta: float) -> np.ndarray:
 TEACHERS.register("flat", flat_teacher)
 TEACHERS.register("power_law", power_law_teacher)
 
+
+
+class Spectrum(Numbers):
+    """A config's spectrum: a list of eigenvalues, or `{ kind = "power_law", d = ..., alpha = ... }`
+    (the function of that name here, called with the table's fields)."""
+
+    def read(self, table, key, given):
+        if isinstance(table.raw(key), list):
+            return np.asarray(table.numbers(key))
+        spec = table.table(key)
+        return read_call(SPECTRA[spec.string("kind", SPECTRA.names())], spec)
+
+
+class Teacher(Numbers):
+    """A config's teacher: a list of coefficients, or `{ kind = "power_law", beta = ... }`
+    (computed on the spectrum read before it)."""
+
+    def read(self, table, key, given):
+        if isinstance(table.raw(key), list):
+            return np.asarray(table.numbers(key))
+        spec = table.table(key)
+        return read_call(TEACHERS[spec.string("kind", TEACHERS.names())], spec,
+                         spectrum=given["spectrum"])
+
+
 __all__ = ["isotropic", "power_law", "two_bulk", "marchenko_pastur", "flat_teacher",
-           "power_law_teacher", "SPECTRA", "TEACHERS"]
+           "power_law_teacher", "SPECTRA", "TEACHERS", "Spectrum", "Teacher"]

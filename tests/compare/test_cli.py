@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-import theory as th
-from compare import config
-from compare.cli import main
+from hild import theory as th
+from hild.compare import config, examples
+from hild.compare.cli import main
 
 SMALL = """
 family = "linreg"
@@ -55,7 +55,7 @@ def test_compare_alone_runs_the_embedded_default(tmp_path, capsys):
 
 
 def test_every_embedded_default_is_a_valid_config():
-    for family in config.default_families():
+    for family in examples.default_families():
         job = config.load(None, family)
         assert job.family == family
 

@@ -4,12 +4,12 @@ import json
 import tomllib
 from pathlib import Path
 
-from compare import config
-from compare.cli import main
+from hild.compare import config, examples
+from hild.compare.cli import main
 
 # The embedded default (K = M = 2 erf plateau, shared init, d = 500) with 16 seeds and 11
 # points: the plateau and its escape, t in [0, 150].
-PLATEAU = config.default_text("committee").replace("seeds = 32", "seeds = 16").replace(
+PLATEAU = examples.default_text("committee").replace("seeds = 32", "seeds = 16").replace(
     "num_points = 61", "num_points = 11")
 
 
@@ -36,7 +36,7 @@ def test_predict_and_simulate_and_examples(tmp_path):
         assert (tmp_path / command / written).is_file()
     job = config.load(Path(__file__).parents[2] / "examples" / "committee_plateau.toml")
     assert job.family == "committee" and job.problem.init is not None
-    assert tomllib.loads(config.default_text("committee"))["family"] == "committee"
+    assert tomllib.loads(examples.default_text("committee"))["family"] == "committee"
 
 
 def test_bad_committee_config_is_one_line_exit_2(tmp_path, capsys):
@@ -47,7 +47,7 @@ def test_bad_committee_config_is_one_line_exit_2(tmp_path, capsys):
                               ("lr = 0.5 ", "lr = -0.5 ", "SGD.lr must be > 0"),
                               ("gradient_flow = false", "gradient_flow = false\ninit_d = 3",
                                "theory.init_d: unknown field")):
-        text = config.default_text("committee")
+        text = examples.default_text("committee")
         assert old in text, old
         path = tmp_path / "bad.toml"
         path.write_text(text.replace(old, new, 1))

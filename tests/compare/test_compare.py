@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import agreement, d_scaling, overlay
+from hild import simulate
+from hild import theory as th
+from hild import agreement, overlay
+from hild.compare import d_scaling
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compare import config
-from compare.cli import validate_run
-from theory import ConfigError
+from hild.compare import config, examples
+from hild.compare.commands import validate_run
+from hild.theory import ConfigError
 
-FAMILIES = config.default_families()
-DEFAULTS = {family: tomllib.loads(config.default_text(family)) for family in FAMILIES}
+FAMILIES = examples.default_families()
+DEFAULTS = {family: tomllib.loads(examples.default_text(family)) for family in FAMILIES}
 FIELD = re.compile(r"^[\w.\[\]/ ,-]+: \S")  # "table.field: message", one line
 
 
@@ -42,7 +42,7 @@ REPLACEMENTS = st.sampled_from([DROP, "text", True, -1, 0, 3, 1.5, -2.5, 10**9, 
 
 
 def _mutated(family, data, choice, value):
-    data = tomllib.loads(config.default_text(family))  # a fresh copy
+    data = tomllib.loads(examples.default_text(family))  # a fresh copy
     paths = list(_paths(data))
     path = paths[choice % len(paths)]
     if isinstance(value, str) and value == "negate":
@@ -82,7 +82,7 @@ def test_a_mutated_field_parses_or_names_itself(family, choice, value, tmp_path)
                                                                  "horizon", "simulation"]),
        name=st.text("abcxyz_", min_size=1, max_size=8), table=st.booleans())
 def test_unknown_fields_and_tables_are_named(family, where, name, table, tmp_path):
-    data = tomllib.loads(config.default_text(family))
+    data = tomllib.loads(examples.default_text(family))
     target = data if not where else data.setdefault(where, {})
     target[f"zz_{name}"] = {"a": 1} if table else 1
     with pytest.raises(ConfigError, match=rf"zz_{name}: unknown"):
@@ -98,7 +98,7 @@ def _check_strict(data, tmp_path):
 @given(family=st.sampled_from(FAMILIES), cut=st.integers(0, 10**6),
        junk=st.sampled_from(["=", "[", "]]", "\"", "= =", "[[x]]\n[[x]", "\x00", "k = 1\nk = 2"]))
 def test_malformed_toml_is_one_line(family, cut, junk):
-    text = config.default_text(family)
+    text = examples.default_text(family)
     at = cut % len(text)
     try:
         config.parse(tomllib.loads(text[:at] + junk + text[at:]))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import theory as th
-from compare import tune
+from hild import theory as th
+from hild.compare import tune
 
 
 def test_perfect_scaling_below_the_knee_and_stalled_steps_above():

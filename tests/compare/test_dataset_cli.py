@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compare import config
-from compare.cli import main
+from hild.compare import config
+from hild.compare.cli import main
 
 SMALL = """
 family = "dataset"
@@ -68,7 +68,7 @@ def test_missing_extra_tells_the_pip_command(tmp_path, capsys, monkeypatch):
 
 
 def test_unknown_method_in_a_list(tmp_path, capsys):
-    code, err = _run(tmp_path, DIABETES, capsys, SMALL.replace('"gaussian"]', '"ode"]'))
+    code, err = _run(tmp_path, DIABETES, capsys, SMALL.replace('"gaussian"]', '"euler"]'))
     assert code == 2 and err.startswith("hild: error: theory.method: must be one of exact, gaussian")
 
 

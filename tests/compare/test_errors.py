@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import theory as th
-from compare import config
-from compare.cli import main
-from compare.output import MARKER
-from theory.linreg import critical_lr
+from hild import theory as th
+from hild.compare import config
+from hild.compare.cli import main
+from hild.compare.output import MARKER
+from hild.theory.linreg import critical_lr
 
 SMALL = """
 family = "linreg"
@@ -52,7 +52,7 @@ def _run(capsys, *argv):
 
 BAD = [
     ([(r"^\[simulation\]", "[plot]\nmax_seeds = -1\n[simulation]")], "plot.max_seeds: must be an integer >= 0"),
-    ([(r"^\[simulation\]", "[theory]\nmethod = \"ode\"\nrtol = -1e-8\n[simulation]")], "theory: rtol must be a number in (0, 1)"),
+    ([(r"^\[simulation\]", "[theory]\nmethod = \"limit\"\nrtol = -1e-8\n[simulation]")], "theory: rtol must be a number in (0, 1)"),
     ([(r"^lr = 0.5", 'schedule = { kind = "piecewise_constant", values = [], t_max = 1.0 }')],
      "piecewise_constant.values must be a non-empty list"),
     ([(r"^lr = \[0.2, 0.5\]", "lr = [-0.1, 0.5]")], "tune.grid: lr = -0.1 is not allowed: SGD.lr must be > 0"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from compare.cli import main
+from hild.compare.cli import main
 
 HEAD = 'family = "fullbatch"\n[problem]\nspectrum = { kind = "isotropic", d = 10 }\n'
 

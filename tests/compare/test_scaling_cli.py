@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from compare.cli import main
-from compare.frontier import _best, _fit, model_sizes
+from hild.compare.cli import main
+from hild.compare.frontier import _best, _fit, model_sizes
 
 CONFIG = """family = "power_law_rf"
 [problem]
@@ -91,8 +91,8 @@ def test_replicas_average_independent_draws():
     """`replicas = 2`: the loss of each size is the mean of the theory at key and key + 1."""
     import jax
 
-    from compare.frontier import frontier
-    from theory import SGD, PowerLawRandomFeatures, predict
+    from hild.compare.frontier import frontier
+    from hild.theory import SGD, PowerLawRandomFeatures, predict
 
     jax.config.update("jax_enable_x64", True)
     problem = PowerLawRandomFeatures(1.0, 0.7, 64, 8, key=4)
@@ -109,7 +109,7 @@ def test_sizes_where_the_rate_is_unstable_are_reported(tmp_path, capsys):
     """At γ = 0.5 some sizes are unstable (K's top eigenvalue and trace fluctuate with the draw
     of W, most at small d): exactly the sizes whose critical rate is below 0.5 are reported
     and left out of the frontier, a simulation there is not scored, the JSON stays valid."""
-    from theory import PowerLawRandomFeatures, critical_lr
+    from hild.theory import PowerLawRandomFeatures, critical_lr
 
     cfg = tmp_path / "unstable.toml"
     cfg.write_text(CONFIG.replace("lr = 0.2", "lr = 0.5").replace("simulate = [16]", "simulate = [64]")

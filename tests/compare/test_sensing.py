@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-import theory as th
-from compare import config, confirm_tuning
-from compare import tune as T
-from compare.cli import main
+from hild import theory as th
+from hild.compare import config, confirm_tuning, examples
+from hild.compare import tune as T
+from hild.compare.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sensing_tuning.toml"
 
@@ -35,7 +35,7 @@ def test_tuning_from_theory_is_confirmed_by_simulation():
 
 
 def _small(tmp_path, d=40, batch_fraction=1.0):
-    data = tomllib.loads(config.default_text("sensing"))
+    data = tomllib.loads(examples.default_text("sensing"))
     data["horizon"] = {"steps": 60, "num_points": 61}  # the horizon the theory tests compile
     data["simulation"].update({"d": d, "seeds": 4})
     data["optimizer"]["batch_fraction"] = batch_fraction
@@ -72,7 +72,7 @@ def test_default_and_example_configs_are_valid():
     ({"problem": {"noise": -1.0}}, "RankOneSensing.noise must be >= 0"),
 ])
 def test_bad_configs_name_the_field(edit, message):
-    data = tomllib.loads(config.default_text("sensing"))
+    data = tomllib.loads(examples.default_text("sensing"))
     data.update(edit)
     with pytest.raises(th.ConfigError, match=message):
         config.parse(data)

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-import theory as th
-from compare.cli import main
+from hild import theory as th
+from hild.compare.cli import main
 
 PER_SEED = """
 family = "single_index"

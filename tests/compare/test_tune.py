@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import tune as T
-from compare import tune_figures
-from compare.cli import main
+from hild import simulate
+from hild import theory as th
+from hild.compare import tune as T
+from hild.compare import tune_figures
+from hild.compare.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,7 @@ def test_committee_choice_and_schedule_hold_up_in_simulation():
     the theory's initial overlaps, d = 500, budget t = 20): the lr from a 30-point theory grid
     ranks in the top 2 of a 5-point simulated grid, and a 10-piece schedule optimised through
     the diffrax ODE beats the best constant lr in simulation."""
-    from theory.committee import random_init
+    from hild.theory.committee import random_init
 
     base = th.CommitteeMachine(2, 2, "erf", noise=0.3, init_scale=1.0)
     problem = th.CommitteeMachine(2, 2, "erf", noise=0.3, init_scale=1.0,

@@ -14,11 +14,11 @@ import jax
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import config as config_mod
-from compare import tune
-from theory import ConfigError
+from hild import simulate
+from hild import theory as th
+from hild.compare import config as config_mod
+from hild.compare import tune
+from hild.theory import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = 5  # does not divide by 4 devices: padded to 8, the padding must not show

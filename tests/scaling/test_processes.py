@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compare import config as config_mod
-from simulate import simulate
+from hild.compare import config as config_mod
+from hild.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """family = "linreg"
@@ -58,7 +58,7 @@ def test_two_processes_match_one(tmp_path):
 
 
 def test_bad_environment_is_a_config_error(tmp_path):
-    from compare.cli import main
+    from hild.compare.cli import main
 
     os.environ["JAX_PROCESS_ID"] = "one"
     try:

@@ -20,11 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import d_scaling
-from simulate.committee import draw_network
-from theory.committee import CommitteeMachine, Overlaps, random_init
+from hild import simulate
+from hild import theory as th
+from hild.compare import d_scaling
+from hild.simulate.committee import draw_network
+from hild.theory.committee import CommitteeMachine, Overlaps, random_init
 
 CHECKPOINTS = 10
 

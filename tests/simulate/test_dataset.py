@@ -6,9 +6,9 @@ had one point at 3.36 SE among 9, which fell to 1.76 with 12000 seeds: a fluctua
 import numpy as np
 import pytest
 
-import theory as th
-from compare.agreement import agreement
-from simulate import simulate
+from hild import theory as th
+from hild.compare.agreement import agreement
+from hild.simulate import simulate
 
 CASES = {
     # data set, features, lr, batch, momentum, t; the Gaussian equivalent's |z| must exceed

@@ -5,10 +5,10 @@ scripts/validate_fullbatch.py runs d = 400 and 1600 and the gap's d-scaling)."""
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import agreement
-from theory.fullbatch import FullBatchRegression
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.theory.fullbatch import FullBatchRegression
 
 
 def isotropic_interpolating(d):

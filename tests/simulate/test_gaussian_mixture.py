@@ -2,10 +2,10 @@
 (docs/theory.md, Gaussian mixtures, What the tests measured). Cheap settings; the large-d
 version and the d-scaling are in scripts/validate_gaussian_mixture.py."""
 
-import simulate
-import theory as th
-from compare import agreement
-from theory.gaussian_mixture import GaussianMixture
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.theory.gaussian_mixture import GaussianMixture
 
 
 def test_imbalanced_logistic_agrees_per_class():

@@ -13,9 +13,9 @@ import jax
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import agreement
+from hild import simulate
+from hild import theory as th
+from hild import agreement
 
 POINTS = 12  # recorded steps, all of them compared
 

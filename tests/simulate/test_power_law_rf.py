@@ -5,9 +5,9 @@ at every checkpoint, at two sizes (docs/theory.md, Power-law random features).""
 import numpy as np
 import pytest
 
-import simulate
-from compare import agreement
-from theory import SGD, PowerLawRandomFeatures, predict
+from hild import simulate
+from hild import agreement
+from hild.theory import SGD, PowerLawRandomFeatures, predict
 
 
 @pytest.mark.parametrize("d, seeds", [(32, 64), (128, 32)])

@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from compare import agreement, d_scaling
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.compare import d_scaling
 
 SEEDS = 50
 SETTINGS = {"A": ("bilinear", 1.0, 0.5, 8), "B": ("bilinear", 3.0, 1.0, 6),
@@ -132,5 +133,6 @@ def test_bad_inputs_name_the_field():
         simulate.simulate(problem, th.ProxLinear(1.0, 2.0), 2, d=1, key=0)
     with pytest.raises(ValueError, match="ProxLinear.solver must be one of cg, dense"):
         th.ProxLinear(1.0, 0.5, solver="lu")
-    with pytest.raises(TypeError, match="supports ProxLinear"):
+    with pytest.raises(TypeError, match="^SGD cannot run on sensing: RankOneSensing has no "
+                                        "stochastic gradient in simulate/$"):
         simulate.simulate(problem, th.SGD(0.1), 2, d=40, key=0)

@@ -6,10 +6,11 @@ scripts/validate_single_index.py runs the large-d, many-seed version and the d-s
 
 import numpy as np
 
-import simulate
-import theory as th
-from compare import agreement, per_seed_theory, seed_states
-from theory.single_index import SingleIndex, SingleIndexState
+from hild import simulate
+from hild import theory as th
+from hild import agreement
+from hild.compare import per_seed_theory, seed_states
+from hild.theory.single_index import SingleIndex, SingleIndexState
 
 
 def test_relu_with_noise_and_weight_decay_agrees_with_the_ode():

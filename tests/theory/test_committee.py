@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from jax.scipy.special import erf
 
-import theory as th
-from compare import config
-from theory._activations import Erf, make_activation
-from theory.committee import (CommitteeMachine, Overlaps, find_plateau, random_init,
+from hild import theory as th
+from hild.compare import config
+from hild.theory._activations import Erf, make_activation
+from hild.theory.committee import (CommitteeMachine, Overlaps, find_plateau, random_init,
                               vector_field)
 
 

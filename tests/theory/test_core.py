@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from theory import schedules
+from hild import simulate
+from hild import theory as th
+from hild.theory import schedules
 
 
 def test_schedule_formulas():
@@ -102,22 +102,37 @@ def test_family_registry():
         th.problem_class("no-such-family")
 
 
-def test_unregistered_problem_is_a_type_error():
+def test_a_family_without_its_required_hooks_fails_where_it_is_defined():
+    with pytest.raises(TypeError, match=r"Bare \(family 'bare'\) must define initial_state, methods"):
+        class Bare(th.AbstractProblem):
+            family = "bare"
+    with pytest.raises(TypeError, match="each kind must be one of recursion, ode, closed"):
+        class Odd(th.AbstractProblem):
+            family = "odd"
+            methods = {"exact": "scan"}
+
+            def initial_state(self, init=None):
+                return 0.0
+    assert "bare" not in th.family_names() and "odd" not in th.family_names()
+
+
+def test_a_pair_without_a_theory_and_a_problem_without_a_simulation_are_type_errors():
     class Toy(th.AbstractProblem):
-        def to_config(self):
-            return {}
+        family = "toy_without_theory"
+        methods = {"exact": "recursion"}
 
-        @classmethod
-        def from_config(cls, table):
-            return cls()
+        def initial_state(self, init=None):
+            return 0.0
 
-        def describe(self):
-            return "toy"
-
-    with pytest.raises(TypeError, match="no theory for Toy"):
+    with pytest.raises(TypeError, match=r"no theory for SGD on Toy \(toy_without_theory\); its "
+                                        r"theories: none \(simulation needs none\)"):
         th.predict(Toy(), th.SGD(0.1), steps=3)
-    with pytest.raises(TypeError, match="no simulator for Toy"):
+    with pytest.raises(TypeError, match="no simulation of Toy"):
         simulate.simulate(Toy(), th.SGD(0.1), steps=3, key=0)
+    problem = th.LinearRegression(th.spectra.isotropic(10))
+    with pytest.raises(TypeError, match=r"no theory for ProxLinear on LinearRegression \(linreg\); "
+                                        r"its theories: ASGD, AdaptiveSGD, Averaged, Nesterov, SGD"):
+        th.predict(problem, th.ProxLinear(1.0), steps=3)
 
 
 def test_record_steps():

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-import theory as th
-from theory import _datasets
+from hild import theory as th
+from hild.theory import _datasets
 
 
 def _enumerate_sgd(problem, lr, batch, momentum, steps):

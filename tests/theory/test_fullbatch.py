@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import simulate
-import theory as th
-from theory.fullbatch import FullBatchRegression, resolvent_delta
+from hild import simulate
+from hild import theory as th
+from hild.theory.fullbatch import FullBatchRegression, resolvent_delta
 
 
 def test_exact_method_is_gd_on_the_simulated_data_sets():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-import theory as th
-from theory.gaussian_mixture import GaussianMixture, margin_force, margin_loss
+from hild import theory as th
+from hild.theory.gaussian_mixture import GaussianMixture, margin_force, margin_loss
 
 
 @pytest.mark.parametrize("loss", ["logistic", "hinge", "square"])

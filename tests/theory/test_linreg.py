@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import theory as th
+from hild import theory as th
 
 
 def test_isotropic_recursion_closed_form():
@@ -83,7 +83,7 @@ def test_critical_lr_is_where_the_spectral_radius_hits_one(spectrum, batch):
     np.testing.assert_allclose(np.max(np.abs(np.linalg.eigvals(linear_map))), 1.0, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["recursion", "ode"])
+@pytest.mark.parametrize("method", ["exact", "limit"])
 def test_divergence_is_marked_with_its_step(method):
     problem = th.LinearRegression(th.spectra.isotropic(50))
     eta_c = float(th.critical_lr(problem, 1))
@@ -104,7 +104,7 @@ def test_isotropic_ode_is_the_exponential_law():
     """High-d, Σ = I, B = 1, σ = 0: risk = risk_0 exp(-(2η - η²) t) (docs/theory.md, Least squares)."""
     problem = th.LinearRegression(th.spectra.isotropic(100))
     for eta in (0.3, 1.0, 1.7):
-        curve = th.predict(problem, th.SGD(eta), t=5.0, num_points=21, method="ode")
+        curve = th.predict(problem, th.SGD(eta), t=5.0, num_points=21, method="limit")
         np.testing.assert_allclose(curve.risk, 0.5 * np.exp(-(2 * eta - eta**2) * np.asarray(curve.t)),
                                    rtol=1e-6)
     big = th.LinearRegression(th.spectra.isotropic(4000))  # the recursion is O(1/d) away
@@ -123,7 +123,7 @@ def test_recursion_approaches_the_ode_like_one_over_d(batch, momentum):
         problem = th.LinearRegression(th.spectra.two_bulk(d, 5.0, 0.3), noise=0.2)
         opt = th.SGD(0.6 * (1 - momentum), batch=batch, momentum=momentum)
         rec = th.predict(problem, opt, t=8.0, num_points=41, save_state=False)
-        ode = th.predict(problem, opt, t=8.0, num_points=41, method="ode", save_state=False)
+        ode = th.predict(problem, opt, t=8.0, num_points=41, method="limit", save_state=False)
         gaps.append(float(np.max(np.abs(np.asarray(rec.risk) - np.asarray(ode.risk)))))
     slope = np.polyfit(np.log(ds), np.log(gaps), 1)[0]
     assert abs(slope + 1.0) < 0.03, (slope, gaps)
@@ -283,7 +283,8 @@ def test_volterra_method_covers_constant_rate_plain_sgd_only():
     problem = th.LinearRegression(th.spectra.isotropic(20))
     for opt, match in [(th.SGD(0.5, momentum=0.5), "without momentum"),
                        (th.SGD(th.schedules.polynomial(0.5, t0=1.0, power=1.0)), "constant lr"),
-                       (th.Nesterov(0.5, momentum=0.5), "constant lr")]:
+                       (th.Nesterov(0.5, momentum=0.5), "method 'volterra' of linreg covers SGD; "
+                                                        "use method 'exact' or 'limit' for Nesterov")]:
         with pytest.raises(ValueError, match=match):
             th.predict(problem, opt, steps=10, method="volterra")
     unstable = th.predict(problem, th.SGD(2.5), steps=1000, num_points=20, spacing="log",

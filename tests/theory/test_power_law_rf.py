@@ -5,8 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-from theory import SGD, PowerLawRandomFeatures, compute_optimal_exponents, predict
-from theory._volterra import excess_at_steps, stable
+from hild.theory import SGD, PowerLawRandomFeatures, compute_optimal_exponents, predict
+from hild.theory._volterra import excess_at_steps, stable
 
 jax.config.update("jax_enable_x64", True)
 

@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import theory as th
-from theory import sensing
-from theory._config import Table
+from hild import theory as th
+from hild.theory import sensing
+from hild.theory.fields import Table
 
 N = 60
 
@@ -212,7 +212,8 @@ def test_bad_inputs_name_the_field():
         th.RankOneSensing("symmetric", init=(0.5, 0.1, 0.5, 0.1))
     with pytest.raises(ValueError, match=r"RankOneSensing.init must be a SymmetricState"):
         th.RankOneSensing("symmetric", init=bilinear().init)
-    with pytest.raises(TypeError, match="supports ProxLinear"):
+    with pytest.raises(TypeError, match=r"no theory for SGD on RankOneSensing \(sensing\); its "
+                                        r"theories: ProxLinear"):
         th.predict(bilinear(), th.SGD(0.1), 3)
     with pytest.raises(ValueError, match="nodes must be an integer >= 11"):
         th.predict(bilinear(), th.ProxLinear(1.0, 1.0), 3, nodes=5)

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import theory as th
-from theory._links import hermite_coefficients, make_link
-from theory.single_index import SingleIndex, SingleIndexState, information_exponent
+from hild import theory as th
+from hild.theory._links import hermite_coefficients, make_link
+from hild.theory.single_index import SingleIndex, SingleIndexState, information_exponent
 
 POINTS = [(0.3, 0.5), (0.1, 1.2), (0.8, 0.9), (-0.4, 0.3), (0.0, 1.0)]
 

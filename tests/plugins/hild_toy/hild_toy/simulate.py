@@ -1,23 +1,19 @@
-"""Toy family, simulation: the real SGD on fresh Gaussian samples (see toy_theory)."""
+"""Toy family, simulation: the real SGD on fresh Gaussian samples (see `hild_toy.theory`);
+the gradient is `jax.grad` of the batch loss."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from simulate import AbstractSimulation, Instance
-from theory import Observation
+from hild.simulate import AbstractSimulation, Instance
+from hild.theory import Observation
 
-from .toy_theory import NoisyQuadratic, ToyState
+from .theory import NoisyQuadratic, ToyState
 
 
 class NoisyQuadraticSimulation(AbstractSimulation):
     problem = NoisyQuadratic
-
-    def dimension(self, problem, d):
-        if d is not None and d != problem.d:
-            raise ValueError(f"d must equal NoisyQuadratic.d ({problem.d}) or be None (got {d})")
-        return problem.d
 
     def draw(self, problem, key, d, dtype):
         return Instance({"weights": jnp.zeros(d, dtype)}, problem.noise.astype(dtype), key)
@@ -25,9 +21,10 @@ class NoisyQuadraticSimulation(AbstractSimulation):
     def sample(self, problem, noise, key, batch):
         return jax.random.normal(key, (batch, problem.d), noise.dtype).mean(axis=0)
 
-    def gradient(self, problem, noise, params, z):
+    def loss(self, problem, noise, params, z):
+        """$\\frac{1}{2d}\\|w - w^* - \\sigma\\bar z\\|^2$ (its gradient is the batch's mean)."""
         w = params["weights"]
-        return {"weights": (w - 1.0 - noise * z) / w.shape[0]}
+        return 0.5 * jnp.sum((w - 1.0 - noise * z) ** 2) / w.shape[0]
 
     def observe(self, problem, noise, params):
         e = params["weights"] - 1.0

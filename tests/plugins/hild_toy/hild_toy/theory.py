@@ -21,8 +21,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from theory import (ODE, SGD, AbstractProblem, BenchCase, Observation, Recursion, StepClock,
-                    check_integer, check_range)
+from hild.theory import (ODE, SGD, AbstractProblem, BenchCase, Observation, Recursion,
+                         check_integer, check_range, register_theory)
 
 
 class ToyState(eqx.Module):
@@ -36,38 +36,21 @@ class NoisyQuadratic(AbstractProblem):
     """SGD on $\\frac{1}{2d}\\|w - w^* - \\sigma z\\|^2$ at dimension `d`, noise `noise`."""
 
     family = "toy"
-    optimizers = (SGD,)
-    methods = {"recursion": "recursion", "ode": "ode"}
+    methods = {"exact": "recursion", "limit": "ode"}
     observable_labels = {"overlap": r"overlap $w\cdot w^*/d$"}
     example_config = Path(__file__).with_name("toy.toml")
     d: int = eqx.field(static=True)
-    noise: Array = eqx.field(converter=jnp.asarray)
+    noise: float = eqx.field(default=0.0, converter=jnp.asarray)
 
     def __check_init__(self):
         check_integer("NoisyQuadratic.d", self.d)
         check_range("NoisyQuadratic.noise", self.noise, low=0.0)
 
-    @property
-    def dimension(self) -> int:
-        return self.d
-
     def describe(self):
         return f"noisy quadratic, d={self.d}, σ={float(self.noise):g}"
 
-    def to_config(self):
-        return {"d": self.d, "noise": float(self.noise)}
-
-    @classmethod
-    def from_config(cls, table):
-        problem = cls(table.integer("d"), table.number("noise", 0.0))
-        table.finish()
-        return problem
-
     def initial_state(self, init=None):
         return ToyState(jnp.asarray(1.0), jnp.asarray(1.0)) if init is None else init
-
-    def clock(self, optimizer):
-        return StepClock(optimizer.batch, self.d, "SGD.batch", lower=1.0)
 
     def parameter_groups(self):
         return ("weights",)
@@ -75,33 +58,39 @@ class NoisyQuadratic(AbstractProblem):
     def divergence_floor(self):
         return jnp.maximum(1.0, self.noise**2)
 
+    def risk_label(self):
+        return r"risk  $\frac{1}{2}E[e_i^2]$"
+
     def stability_limit(self, optimizer):
         return 2.0 * self.d if float(optimizer.momentum) == 0 else None  # |1 - η/d| < 1
-
-    def dynamics(self, optimizer, state, method):
-        batch = jnp.asarray(optimizer.batch, dtype=float)
-        beta = optimizer.checked_momentum()
-        var = self.noise**2
-        observe = lambda s: Observation(0.5 * s[0], {"overlap": 1.0 - s[1]}, ToyState(s[0], s[1]))
-        if method == "ode":
-            def field(t, s, args):
-                eta = optimizer.lr_at(t) / (1.0 - beta)
-                return (-(2 * eta / batch) * s[0] + (eta / batch) ** 2 * var, -(eta / batch) * s[1])
-
-            return ODE((state.a, state.mu), field, observe, self.divergence_floor(), "high-d ODE")
-
-        def step(carry, k):
-            a, b, c, mu, mu_prev = carry
-            gamma = optimizer.lr_at(k * batch / self.d) / self.d
-            p = 1.0 + beta - gamma
-            return (p**2 * a - 2 * beta * p * b + beta**2 * c + gamma**2 * var / batch,
-                    p * a - beta * b, a, p * mu - beta * mu_prev, mu)
-
-        init = (state.a, state.a, state.a, state.mu, state.mu)
-        return Recursion(init, step, lambda c: observe((c[0], c[3])), self.divergence_floor(),
-                         "exact recursion")
 
     @classmethod
     def bench_case(cls, quick=False):
         return BenchCase(cls(50, 0.5), SGD(0.5), {"t": 4.0, "num_points": 20},
                          {"seeds": 4}, "lr", jnp.linspace(0.1, 1.0, 100), {"t": 4.0, "num_points": 20})
+
+
+@register_theory(NoisyQuadratic, SGD)
+def sgd_theory(problem: NoisyQuadratic, optimizer: SGD, state: ToyState, method: str):
+    """The exact recursion of the module docstring, or its high-d limit."""
+    batch = jnp.asarray(optimizer.batch, dtype=float)
+    beta = optimizer.checked_momentum()
+    var = problem.noise**2
+    observe = lambda s: Observation(0.5 * s[0], {"overlap": 1.0 - s[1]}, ToyState(s[0], s[1]))
+    if method == "limit":
+        def field(t, s, args):
+            eta = optimizer.lr_at(t) / (1.0 - beta)
+            return (-(2 * eta / batch) * s[0] + (eta / batch) ** 2 * var, -(eta / batch) * s[1])
+
+        return ODE((state.a, state.mu), field, observe, problem.divergence_floor(), "high-d ODE")
+
+    def step(carry, k):
+        a, b, c, mu, mu_prev = carry
+        gamma = optimizer.lr_at(k * batch / problem.d) / problem.d
+        p = 1.0 + beta - gamma
+        return (p**2 * a - 2 * beta * p * b + beta**2 * c + gamma**2 * var / batch,
+                p * a - beta * b, a, p * mu - beta * mu_prev, mu)
+
+    init = (state.a, state.a, state.a, state.mu, state.mu)
+    return Recursion(init, step, lambda c: observe((c[0], c[3])), problem.divergence_floor(),
+                     "exact recursion")

@@ -1,19 +1,18 @@
-"""The `hild` process: its entry point (`hild ...` or `python -m hild ...`) and its
-interrupt handling.
-
-SIGINT/SIGTERM stop a run cleanly with exit 130/143 at any moment (even inside a JAX compile
-or an import): staged outputs are discarded and previous outputs left as they were. `watch()`
+"""Interrupts of the `hild` process: SIGINT/SIGTERM stop a run cleanly with exit 130/143 at
+any moment (even inside a JAX compile or an import): staged outputs are discarded and previous outputs left as they were. `watch()`
 runs before anything heavy is imported and before JAX starts its threads: the signals are
 blocked in every thread and one watcher thread waits for them (`sigwait`). Signals that the
-parent set to be ignored (a shell's background job ignores SIGINT) stay ignored. This module
-imports nothing heavy; the command line itself is `compare.cli`.
+parent set to be ignored (a shell's background job ignores SIGINT) stay ignored.
+
+This module holds the process's interrupt state (`ACTIVE`, `SWAP_LOCK`) and imports nothing
+heavy: the entry point (`hild.__main__`) calls `watch()` first, and `compare.cli` and
+`compare.output` read the state here, so nothing imports the entry point back.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -49,14 +48,3 @@ class held:
 
     def __exit__(self, *exc):
         signal.pthread_sigmask(signal.SIG_SETMASK, self.before)
-
-
-def main() -> None:
-    watch()
-    from compare.cli import main as cli_main
-
-    sys.exit(cli_main(sys.argv[1:]))
-
-
-if __name__ == "__main__":
-    main()

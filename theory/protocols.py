@@ -1,0 +1,81 @@
+"""Optional protocols of a family's problem class, grouped by purpose (docs/families.md).
+
+A family implements a protocol by defining its members; hild asks with `isinstance` (the
+protocols are `runtime_checkable`) and does without where a family has none: no
+stability line on a phase diagram, no `hild bench`, no `hild scaling`.
+
+| protocol | members | used by |
+|---|---|---|
+| `Presentation` | `risk_label()`, `observable_labels`, `example_config` | overlays, CSV column order, `hild example` |
+| `Tunable` | `stability_limit(optimizer)` | `hild tune`'s phase diagram, `critical_lr` |
+| `ScalingLaw` | `with_model_size(d, replica)`, `compute_optimal_exponents()` | `hild scaling` |
+| `Benchmarked` | `bench_case(quick)` (a classmethod) | `hild bench` |
+| `Analysed` | `analyse(optimizer, state, t_end, ode, **options)` | `predict`'s metadata (e.g. a plateau) |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+DEFAULT_RISK_LABEL = r"risk  $\frac{1}{2}\mathbb{E}[(f - f^*)^2]$"
+
+
+@runtime_checkable
+class Presentation(Protocol):
+    """How a family's curves are labelled and where its documented example config is."""
+
+    observable_labels: ClassVar[dict[str, str]]
+    """Axis labels of the named extra observables (also their order in outputs)."""
+    example_config: ClassVar[Path | None]
+    """A documented TOML config (hild's own families keep theirs in compare/defaults)."""
+
+    def risk_label(self) -> str:
+        """The y-axis label of `Curve.risk`."""
+
+
+@runtime_checkable
+class Tunable(Protocol):
+    def stability_limit(self, optimizer) -> Any:
+        """The largest stable constant rate at the optimizer's other settings, from the
+        family's own theory of that optimizer; None where it has no formula."""
+
+
+@runtime_checkable
+class ScalingLaw(Protocol):
+    def with_model_size(self, d: int, replica: int = 0) -> Any:
+        """The same task learned by a model of size d; `replica` r > 0 is an independent
+        draw of the model's random parts."""
+
+    def compute_optimal_exponents(self) -> dict | None:
+        """The predicted compute-optimal phase and exponents (`phase`, `model_size`,
+        `loss`, `reference`), or None."""
+
+
+@runtime_checkable
+class Benchmarked(Protocol):
+    @classmethod
+    def bench_case(cls, quick: bool = False) -> Any:
+        """The `BenchCase` that `hild bench` times."""
+
+
+@runtime_checkable
+class Analysed(Protocol):
+    def analyse(self, optimizer, state, t_end: float, ode: dict, **options) -> dict:
+        """Extra metadata computed after a concrete prediction (e.g. a plateau)."""
+
+
+def risk_label(problem) -> str:
+    return problem.risk_label() if hasattr(problem, "risk_label") else DEFAULT_RISK_LABEL
+
+
+def observable_labels(problem) -> dict[str, str]:
+    return dict(getattr(problem, "observable_labels", {}) or {})
+
+
+def example_config(cls) -> Path | None:
+    return getattr(cls, "example_config", None)
+
+
+__all__ = ["Presentation", "Tunable", "ScalingLaw", "Benchmarked", "Analysed",
+           "DEFAULT_RISK_LABEL", "risk_label", "observable_labels", "example_config"]
