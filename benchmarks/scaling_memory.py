@@ -16,7 +16,7 @@ import numpy as np
 from hild import simulate
 import hild.simulate._simulate as driver
 from hild import theory as th
-from hild.simulate._sharding import AlongD
+from hild.simulate import AlongD
 from hild.theory.devices import mesh, use_devices
 
 jax.config.update("jax_enable_x64", True)

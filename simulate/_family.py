@@ -118,6 +118,19 @@ class AbstractSimulation(eqx.Module):
         return {}
 
 
+class LeastSquares(AbstractSimulation):
+    r"""The least-squares families' loss (linreg, dataset, power_law_rf): samples (x, y), weights
+    θ, the batch loss $\tfrac12\,\mathrm{mean}_b(\theta\cdot x_b - y_b)^2$ and the per-step
+    size η/d of docs/theory.md, Least squares (the gradient over d)."""
+
+    def loss(self, problem, fixed, params, sample):
+        x, y = sample
+        return 0.5 * jnp.mean((x @ params["weights"] - y) ** 2)
+
+    def gradient_scale(self, problem, params):
+        return {"weights": 1.0 / params["weights"].shape[0]}
+
+
 def weights_at_overlaps(key, direction, m, q, dtype):
     r"""Weights w with $w\cdot u/d = m$ and $\|w\|^2/d = q$ for a `direction` u with
     $\|u\|^2 = d$: m u plus a uniformly random part orthogonal to u (the student of a given

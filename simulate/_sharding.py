@@ -1,7 +1,7 @@
 """How `simulate` spreads over devices: seeds (data parallel) or d (model parallel).
 
 - "seeds" (default): the seeds' keys, `jax.random.split(key, seeds)` as on one device, are
-  split over a 1-D mesh of every visible device (`theory._devices.over_devices`); each
+  split over a 1-D mesh of every visible device (`hild.theory.devices.over_devices`); each
   device runs the vmapped driver on its seeds, so each seed's run is the one a single
   device computes: bit-identical results. Seeds that do not divide are padded with copies
   of the last seed, which the outputs never show.

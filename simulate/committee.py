@@ -2,7 +2,8 @@ r"""Two-layer teacher–student networks at finite d: the real network trained b
 
 Each step draws B fresh inputs $x_b \sim N(0, I_d)$ and labels $y_b = \sum_m v^*_m
 g(w^*_m\cdot x_b/\sqrt d) + \sigma\xi_b$; with $\Delta_b = f(x_b) - y_b$ the mean gradients
-in the scaled parametrisation of `theory.committee` (docs/theory.md, Committee machines) are
+(`jax.grad` of the batch loss ½ mean Δ², the second layer's over d) in the scaled
+parametrisation of `theory.committee` (docs/theory.md, Committee machines) are
 $\hat g_{w_k} = \frac{1}{B\sqrt d}\sum_b v_k g'(\lambda_{kb})\Delta_b x_b$ (group
 "first_layer") and, if trained, $\hat g_{v_k} = \frac{1}{Bd}\sum_b g(\lambda_{kb})\Delta_b$
 (group "second_layer"); the optimizer applies its rates and momentum. Memory
@@ -104,21 +105,15 @@ class CommitteeSimulation(AbstractSimulation):
         y = problem.act(x @ W_star.T / math.sqrt(d)) @ v_star + noise * jax.random.normal(kn, (batch,), dtype)
         return x, y
 
-    def gradient(self, problem, fixed, params, sample):
+    def loss(self, problem, fixed, params, sample):
+        """The batch's ½ mean (f(x) − y)², f = Σ_k v_k g(w_k·x/√d)."""
         x, y = sample
-        _, _, v_fixed, _, _, _ = fixed
         W = params["first_layer"]
-        v = params.get("second_layer", v_fixed)
-        batch, d = x.shape
-        root_d = math.sqrt(d)
-        act = problem.act
-        lam = x @ W.T / root_d
-        delta = act(lam) @ v - y
-        coef = v[None, :] * act.derivative(lam) * delta[:, None]
-        grads = {"first_layer": (coef.T @ x) / (batch * root_d)}
-        if "second_layer" in params:
-            grads["second_layer"] = (act(lam).T @ delta) / (batch * d)
-        return grads
+        v = params.get("second_layer", fixed[2])
+        return 0.5 * jnp.mean((problem.act(x @ W.T / math.sqrt(x.shape[1])) @ v - y) ** 2)
+
+    def gradient_scale(self, problem, params):
+        return {"second_layer": 1.0 / params["first_layer"].shape[1]}
 
     def observe(self, problem, fixed, params) -> Observation:
         W_star, T, v_fixed, _, _, q_limit = fixed

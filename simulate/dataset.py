@@ -3,7 +3,8 @@ r"""Least squares on a real data set: SGD on the data set's rows, drawn with rep
 Each step draws B row indices uniformly from 0..n-1 and takes the mean gradient of
 $\tfrac12(\theta\cdot x - y)^2$ over those rows, in the input basis (the preprocessed
 features of `DataSetRegression`), in the scaled parametrisation of docs/theory.md, Real data
-(per-step size η/d): $\hat g = \frac{1}{Bd}\sum_b(\theta\cdot x_b - y_b)\,x_b$. The risk
+(per-step size η/d): $\hat g = \frac{1}{Bd}\sum_b(\theta\cdot x_b - y_b)\,x_b$ (`jax.grad` of the
+batch loss over d). The risk
 is exact for the data set: $\tfrac12\sum_i\lambda_i (V^\top(\theta - \theta^*))_i^2$, the
 per-mode squared errors are the recorded state. Memory: the data set once, O(B·d) per step.
 """
@@ -15,10 +16,10 @@ import jax.numpy as jnp
 
 from hild.theory import DataSetRegression, ModeMoments, Observation
 
-from ._family import AbstractSimulation, Instance
+from ._family import Instance, LeastSquares
 
 
-class DataSetSimulation(AbstractSimulation):
+class DataSetSimulation(LeastSquares):
     problem = DataSetRegression
 
     fixed_dimension = "the number of features of the data set"
@@ -34,11 +35,6 @@ class DataSetSimulation(AbstractSimulation):
         features, targets = fixed[0], fixed[1]
         rows = jax.random.randint(key, (batch,), 0, features.shape[0])
         return features[rows], targets[rows]
-
-    def gradient(self, problem, fixed, params, sample):
-        x, y = sample
-        batch, d = x.shape
-        return {"weights": x.T @ (x @ params["weights"] - y) / (batch * d)}
 
     def observe(self, problem, fixed, params) -> Observation:
         _, _, basis, teacher, spectrum = fixed

@@ -2,8 +2,8 @@ r"""Full-batch GD at finite d: real gradient descent on a sampled training set p
 
 Each seed draws one training set (X, y) with `theory.fullbatch.draw_dataset` (n × d, stored:
 this family has a fixed data set) and runs GD on $\frac{1}{2n}\|X\theta - y\|^2 +
-\frac\rho2\|\theta\|^2$, the gradient $X^\top(X\theta - y)/n + \rho\theta$ (docs/theory.md,
-Full-batch GD). Observed: the exact population (test) risk $\tfrac12\sum_i\lambda_i(\theta -
+\frac\rho2\|\theta\|^2$, the gradient $X^\top(X\theta - y)/n + \rho\theta$ (`jax.grad` of that
+objective; docs/theory.md, Full-batch GD). Observed: the exact population (test) risk $\tfrac12\sum_i\lambda_i(\theta -
 \theta^*)_i^2$ as the risk, and the train risk $\frac{1}{2n}\|X\theta - y\|^2$.
 """
 
@@ -31,11 +31,12 @@ class FullBatchSimulation(AbstractSimulation):
         """Nothing fresh: every step uses the stored training set."""
         return jnp.zeros((0,), fixed[0].dtype)
 
-    def gradient(self, problem, fixed, params, sample):
+    def loss(self, problem, fixed, params, sample):
+        r"""The training objective $\frac{1}{2n}\|X\theta - y\|^2 + \frac\rho2\|\theta\|^2$ (its
+        `jax.grad` is GD's step direction)."""
         x, y, _, _ = fixed
         theta = params["weights"]
-        ridge = problem.ridge.astype(x.dtype)
-        return {"weights": x.T @ (x @ theta - y) / problem.samples + ridge * theta}
+        return 0.5 * jnp.mean((x @ theta - y) ** 2) + 0.5 * problem.ridge.astype(x.dtype) * theta @ theta
 
     def observe(self, problem, fixed, params) -> Observation:
         x, y, lam, teacher = fixed

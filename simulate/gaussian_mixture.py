@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from hild.theory import Observation
-from hild.theory.gaussian_mixture import GaussianMixture, MixtureState, margin_force
+from hild.theory.gaussian_mixture import GaussianMixture, MixtureState, margin_loss
 
 from ._family import AbstractSimulation, Instance, weights_at_overlaps
 
@@ -53,14 +53,15 @@ class GaussianMixtureSimulation(AbstractSimulation):
         z = jax.random.normal(kz, (batch, mu.shape[0]), mu.dtype)
         return y[:, None] * mu[None, :] / math.sqrt(mu.shape[0]) + jnp.sqrt(delta) * z, y
 
-    def gradient(self, problem, fixed, params, sample):
+    def loss(self, problem, fixed, params, sample):
+        """The batch's mean ω_y ℓ(yλ), λ = w·x/√d + b."""
         x, y = sample
-        _, _, _, weights = fixed
-        batch, d = x.shape
-        lam = x @ params["weights"] / math.sqrt(d) + params["bias"]
-        omega = jnp.where(y > 0, weights[0], weights[1])
-        phi = omega * y * margin_force(problem.loss, y * lam)
-        return {"weights": -(phi @ x) / (batch * math.sqrt(d)), "bias": -jnp.sum(phi) / (batch * d)}
+        lam = x @ params["weights"] / math.sqrt(x.shape[1]) + params["bias"]
+        omega = jnp.where(y > 0, fixed[3][0], fixed[3][1])
+        return jnp.mean(omega * margin_loss(problem.loss, y * lam))
+
+    def gradient_scale(self, problem, params):
+        return {"bias": 1.0 / params["weights"].shape[0]}
 
     def observe(self, problem, fixed, params) -> Observation:
         mu = fixed[0]

@@ -1,9 +1,12 @@
 r"""Least squares at finite d: online mini-batch SGD on fresh Gaussian samples.
 
-Works in Σ's eigenbasis: $x = \sqrt{\lambda}\odot z$, $z \sim N(0, I_d)$, $y = \theta^*\cdot x +
-\sigma\xi$. The mean gradient over B fresh samples in the scaled parametrisation
-(docs/theory.md, Least squares: per-step size η/d) is $\hat g = \frac{1}{Bd}\sum_b (\theta\cdot
-x_b - y_b)\,x_b$, the parameter group "weights". Memory O(B·d) per seed.
+Works in Σ's eigenbasis, the problem's input coordinates for a diagonal Σ (a problem built by
+`LinearRegression.from_covariance` from another Σ is a rotation of its own, which only
+rotation-invariant optimizers may run): $x = \sqrt{\lambda}\odot z$, $z \sim N(0, I_d)$,
+$y = \theta^*\cdot x + \sigma\xi$. The mean gradient over B fresh samples in the scaled
+parametrisation (docs/theory.md, Least squares: per-step size η/d) is $\hat g = \frac{1}{Bd}
+\sum_b (\theta\cdot x_b - y_b)\,x_b$ (`jax.grad` of the batch loss over d; group "weights").
+Memory O(B·d) per seed.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import jax.numpy as jnp
 
 from hild.theory import LinearRegression, ModeMoments, Observation
 
-from ._family import AbstractSimulation, Instance
+from ._family import Instance, LeastSquares
 
 
-class LinearRegressionSimulation(AbstractSimulation):
+class LinearRegressionSimulation(LeastSquares):
     problem = LinearRegression
 
     fixed_dimension = "the length of LinearRegression.spectrum"
@@ -33,15 +36,9 @@ class LinearRegressionSimulation(AbstractSimulation):
         x = jax.random.normal(kx, (batch, sqrt_lam.shape[0]), sqrt_lam.dtype) * sqrt_lam[None, :]
         return x, x @ teacher + noise * jax.random.normal(kn, (batch,), sqrt_lam.dtype)
 
-    def gradient(self, problem, fixed, params, sample):
-        x, y = sample
-        batch, d = x.shape
-        return {"weights": x.T @ (x @ params["weights"] - y) / (batch * d)}
-
-    def loss(self, problem, fixed, params, sample):
-        """The batch's mean squared loss ½ mean (θ·x - y)²."""
-        x, y = sample
-        return 0.5 * jnp.mean((x @ params["weights"] - y) ** 2)
+    def rotated_basis(self, problem: LinearRegression) -> str | None:
+        return ("the eigenbasis of the covariance given to LinearRegression.from_covariance"
+                if problem.rotated else None)
 
     def line_search_oracle(self, problem, fixed, params, sample):
         r"""With $e = \theta - \theta^*$ and $\hat g = G/d$: slope $e^\top\Sigma^2 e/d$,

@@ -16,10 +16,10 @@ import numpy as np
 
 from hild.theory import ModeMoments, Observation, PowerLawRandomFeatures
 
-from ._family import AbstractSimulation, Instance
+from ._family import Instance, LeastSquares
 
 
-class PowerLawRandomFeaturesSimulation(AbstractSimulation):
+class PowerLawRandomFeaturesSimulation(LeastSquares):
     problem = PowerLawRandomFeatures
 
     fixed_dimension = "PowerLawRandomFeatures.d"
@@ -38,15 +38,6 @@ class PowerLawRandomFeaturesSimulation(AbstractSimulation):
         data_sd, target, features = fixed[:3]
         x = jax.random.normal(key, (batch, data_sd.shape[0]), data_sd.dtype) * data_sd[None, :]
         return x @ features, x @ target
-
-    def gradient(self, problem, fixed, params, sample):
-        z, y = sample
-        batch, d = z.shape
-        return {"weights": z.T @ (z @ params["weights"] - y) / (batch * d)}
-
-    def loss(self, problem, fixed, params, sample):
-        z, y = sample
-        return 0.5 * jnp.mean((z @ params["weights"] - y) ** 2)
 
     def observe(self, problem, fixed, params) -> Observation:
         """The population loss $\\tfrac12\\sum_i d\\lambda_i e_i^2 + \\sigma^2/2$, e in K's

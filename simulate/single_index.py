@@ -67,18 +67,21 @@ class SingleIndexSimulation(AbstractSimulation):
         scale = jnp.linalg.norm(v) / math.sqrt(v.shape[0])
         return v / scale, scale
 
-    def gradient(self, problem, fixed, params, sample):
+    def _loss_at(self, problem, w, sample):
         x, y = sample
-        batch, d = x.shape
+        d = x.shape[1]
+        f = problem.sigma(x @ w / math.sqrt(d))
+        data = 0.5 * (y - f) ** 2 if problem.loss == "square" else jax.nn.softplus(-y * f)
+        return jnp.mean(data) + 0.5 * problem.weight_decay.astype(w.dtype) * (w @ w) / d
+
+    def loss(self, problem, fixed, params, sample):
+        """The batch's mean loss at the weights w (square or logistic) plus κ‖w‖²/(2d)."""
+        return self._loss_at(problem, self._weights(problem, params["weights"])[0], sample)
+
+    def gradient(self, problem, fixed, params, sample):
+        """`jax.grad` of the loss at w; on the sphere times ‖v‖/√d (module docstring)."""
         w, scale = self._weights(problem, params["weights"])
-        lam = x @ w / math.sqrt(d)
-        f, df = jax.jvp(problem.sigma, (lam,), (jnp.ones_like(lam),))
-        if problem.loss == "square":
-            err = (y - f) * df
-        else:
-            err = y * jax.nn.sigmoid(-y * f) * df
-        grad = -(err @ x) / (batch * math.sqrt(d)) + problem.weight_decay.astype(w.dtype) * w / d
-        return {"weights": scale * grad}
+        return {"weights": scale * jax.grad(lambda w: self._loss_at(problem, w, sample))(w)}
 
     def observe(self, problem, fixed, params) -> Observation:
         teacher, _ = fixed

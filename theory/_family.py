@@ -34,7 +34,7 @@ from jaxtyping import Array
 
 from .checks import is_concrete
 from .fields import Configurable
-from .registry import Registry, is_spec, load_spec
+from .registry import Registry
 
 FAMILIES: Registry[type["AbstractProblem"]] = Registry("family", group="hild.families")
 """Families by name: every defined `AbstractProblem` subclass with a `family`, and the
@@ -231,12 +231,7 @@ def family_names() -> tuple[str, ...]:
 def problem_class(name: str, base=None) -> type[AbstractProblem]:
     """The problem class of a family: a registered or installed name, or
     `"package.module:Class"` / `"file.py:Class"` (relative to `base`) for one from outside."""
-    if not is_spec(name):
-        return FAMILIES[name]
-    cls = load_spec(name, base)
-    if not (isinstance(cls, type) and issubclass(cls, AbstractProblem)):
-        raise ValueError(f"family: {name!r} is not an AbstractProblem subclass (got {cls!r})")
-    return cls
+    return FAMILIES.resolve(name, base, AbstractProblem)
 
 
 def check_parameter_groups(problem: AbstractProblem, optimizer) -> None:

@@ -28,7 +28,7 @@ from . import schedules
 from ._family import StepClock
 from .checks import check_integer, check_range, checked, is_concrete
 from .fields import INT32_MAX, Codec, Configurable, Integer, Number, String, Table
-from .registry import Registry, is_spec, load_spec
+from .registry import Registry, is_spec
 
 OPTIMIZERS: Registry[type["AbstractOptimizer"]] = Registry("optimizer.kind", group="hild.optimizers")
 """Optimizers by kind: every defined `AbstractOptimizer` subclass with a `kind`, and the
@@ -389,12 +389,7 @@ def prox_solve(matvec: Callable, diag: Array, r: Array, solver: str) -> Array:
 def optimizer_class(kind: str, base=None) -> type[AbstractOptimizer]:
     """The optimizer class of a kind: a registered or installed kind, or
     `"package.module:Class"` / `"file.py:Class"` (relative to `base`) for one from outside."""
-    if not is_spec(kind):
-        return OPTIMIZERS[kind]
-    cls = load_spec(kind, base)
-    if not (isinstance(cls, type) and issubclass(cls, AbstractOptimizer)):
-        raise ValueError(f"kind: {kind!r} is not an AbstractOptimizer subclass (got {cls!r})")
-    return cls
+    return OPTIMIZERS.resolve(kind, base, AbstractOptimizer)
 
 
 def optimizer_from_config(table: Table, base=None) -> AbstractOptimizer:

@@ -104,6 +104,17 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.what} must be one of {', '.join(self.names())} "
                              f"(got {name!r})") from None
 
+    def resolve(self, name: str, base: str | Path | None = None, subclass_of: type | None = None):
+        """The object of a registered or installed `name`, or of a `"package.module:Class"` /
+        `"file.py:Class"` spec (relative to `base`), which must be a subclass of `subclass_of`."""
+        if not is_spec(name):
+            return self[name]
+        obj = load_spec(name, base)
+        if subclass_of is not None and not (isinstance(obj, type) and issubclass(obj, subclass_of)):
+            raise ValueError(f"{self.what}: {name!r} is not a subclass of {subclass_of.__name__} "
+                             f"(got {obj!r})")
+        return obj
+
     def get(self, name: str, default=None):
         if isinstance(name, str) and name not in self._items:
             self._load(name)

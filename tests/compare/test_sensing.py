@@ -13,6 +13,7 @@ from hild.compare.cli import main
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sensing_tuning.toml"
 
 
+@pytest.mark.slow
 def test_tuning_from_theory_is_confirmed_by_simulation():
     """The pair chosen from the recursion (η = 8, δ = 4: 3 iterations, 12 d measurements to
     error 0.01) reaches the target in simulation with that budget, and the best pairs at the

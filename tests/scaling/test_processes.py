@@ -40,10 +40,10 @@ def test_two_processes_match_one(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text(CONFIG)
     out = tmp_path / "two"
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT), JAX_NUM_PROCESSES="2",
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_PROCESSES="2",
                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{_free_port()}")
     env.pop("XLA_FLAGS", None)
-    command = [sys.executable, "-m", "compare.cli", "simulate", str(cfg), "--distributed",
+    command = [sys.executable, "-m", "hild", "simulate", str(cfg), "--distributed",
                "-o", str(out)]
     procs = [subprocess.Popen(command, cwd=ROOT, env=dict(env, JAX_PROCESS_ID=str(i)),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -8,7 +8,7 @@ explains, so this is stricter than comparing the two means.
 Budget (2 cores, ~150M Gaussian draws/s): a step costs d draws per seed and a unit of t is
 d steps, so a seed costs t d^2 draws. The d-scaling test uses t in [0, 1.2] (the fast
 descent from risk ~0.67 to ~0.35, every term of the ODE active; the per-seed deviation from
-theory peaks near t = 1) with 128, 64, 48 and 32 seeds at d = 250, 500, 1000 and 2000 (2.4e8
+theory peaks near t = 1) with 128, 64, 48 and 32 seeds at d = 125, 250, 500 and 1000 (6e7
 draws per K, an 8-fold range of d; the same claim at d up to 8000, 1.7e9 draws per K, is
 benchmarks/validate_committee_scaling.py).
 The plateau and its escape (t ~ 100) are checked at d = 500 through the CLI
@@ -50,7 +50,7 @@ def z_scores(sim, theory):
     return diff.mean(0) / (diff.std(0, ddof=1) / np.sqrt(diff.shape[0]))
 
 
-def scaling_run(K, ds=(250, 500, 1000, 2000), seeds=(128, 64, 48, 32), t_end=1.2, key=0):
+def scaling_run(K, ds=(125, 250, 500, 1000), seeds=(128, 64, 48, 32), t_end=1.2, key=0):
     """Per d: the paired z-scores and the largest RMS (over seeds) deviation from theory."""
     problem = CommitteeMachine(K, 2, "erf", init_scale=1.0)
     opt = th.SGD(0.5)
@@ -65,12 +65,12 @@ def scaling_run(K, ds=(250, 500, 1000, 2000), seeds=(128, 64, 48, 32), t_end=1.2
 @pytest.mark.parametrize("K", [2, 3])
 def test_erf_agreement_and_d_scaling(K):
     """K = 2 or 3 students, M = 2 erf teachers, η = 0.5, w ~ N(0, I), t in [0, 1.2]: within
-    3 SE at every checkpoint for d = 250, 500, 1000, 2000, and the per-seed deviation from
+    3 SE at every checkpoint for d = 125, 250, 500, 1000, and the per-seed deviation from
     theory shrinks as d^(-1/2) (fluctuations, no bias). Measured (key 0) max |z| at
-    d = 250/500/1000/2000: 2.18/1.69/2.58/1.26 (K = 2), 1.55/1.52/0.76/0.95 (K = 3); the
-    largest RMS deviation 0.0176/0.0116/0.0080/0.0054 (K = 2), 0.0227/0.0182/0.0125/0.0089
-    (K = 3): fitted exponents -0.57 and -0.46. Over keys 0, 1000, 2000, 3000: max |z| <= 2.58,
-    exponents -0.38 to -0.57 (K = 2) and -0.46 to -0.62 (K = 3)."""
+    d = 125/250/500/1000: 2.10/1.95/1.57/2.64 (K = 2), 1.73/1.19/2.52/1.67 (K = 3); the
+    largest RMS deviation 0.0250/0.0183/0.0115/0.0087 (K = 2), 0.0340/0.0242/0.0192/0.0126
+    (K = 3): fitted exponents -0.52 and -0.46. Over keys 0, 1000, 2000, 3000: max |z| <= 2.77,
+    exponents -0.39 to -0.52 (K = 2) and -0.46 to -0.53 (K = 3)."""
     ds, zs, gaps = scaling_run(K)
     for d, z in zip(ds, zs):
         assert np.max(np.abs(z)) <= 3.0, (d, z)
