@@ -14,8 +14,11 @@ class Report:
     """How far the simulated mean lies from theory, at the compared points.
 
     `z = (mean - theory) / SE` (SE: standard error of the seed mean) at times `t_z`;
-    `rel = |mean - theory| / |theory|` at times `t`. Seeds that diverged are left out of the
-    mean and counted; points where theory diverged are not compared.
+    `rel = |mean - theory| / |theory|` at times `t`, except where theory is zero up to
+    round-off (e.g. an overlap that starts at 0): there the deviation is relative to the
+    curve's scale, `max |theory|` over the compared points (docs/theory.md, Agreement
+    statistics). Seeds that diverged are left out of the mean and counted; points where
+    theory diverged are not compared.
     """
 
     t: np.ndarray
@@ -26,6 +29,9 @@ class Report:
     diverged_seeds: int
     theory_diverged: bool
     theory_diverged_t: float = float("inf")
+    theory: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    deviation: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    """The theory and `mean - theory` at the compared times `t`."""
 
     @property
     def compared(self) -> bool:
@@ -49,6 +55,15 @@ class Report:
     def t_max_rel(self) -> float:
         return float(self.t[np.argmax(self.rel)]) if self.rel.size else float("nan")
 
+    @property
+    def scale(self) -> float:
+        """The curve's scale: max |theory| over the compared points."""
+        return float(np.max(np.abs(self.theory))) if self.theory.size else float("nan")
+
+    @property
+    def max_abs_deviation(self) -> float:
+        return float(np.max(np.abs(self.deviation))) if self.deviation.size else float("nan")
+
     def within(self, n_se: float) -> bool:
         """True when every compared point lies within `n_se` standard errors."""
         return bool(self.z.size) and self.max_abs_z <= n_se
@@ -60,7 +75,9 @@ class Report:
 
         return {"compared": self.compared, "max_abs_z": num(self.max_abs_z),
                 "t_at_max_abs_z": num(self.t_max_z), "max_rel_deviation": num(self.max_rel),
-                "t_at_max_rel_deviation": num(self.t_max_rel), "points": int(self.t.size),
+                "t_at_max_rel_deviation": num(self.t_max_rel),
+                "max_abs_deviation": num(self.max_abs_deviation), "scale": num(self.scale),
+                "points": int(self.t.size),
                 "seeds": self.seeds, "diverged_seeds": self.diverged_seeds,
                 "theory_diverged": self.theory_diverged,
                 "theory_diverged_t": num(self.theory_diverged_t)}
@@ -71,9 +88,12 @@ class Report:
                     "stayed finite" if self.seeds - self.diverged_seeds < 2 else
                     "not compared: theory diverged before the first compared point")
         else:
-            text = (f"max |z| = {self.max_abs_z:.2f} at t = {self.t_max_z:.4g}; "
-                    f"max relative deviation = {self.max_rel:.2%} at t = {self.t_max_rel:.4g} "
-                    f"({self.t.size} points, {self.seeds} seeds)")
+            z = (f"max |z| = {self.max_abs_z:.2f} at t = {self.t_max_z:.4g}" if self.z.size else
+                 "no z (every seed agrees up to round-off)")
+            rel = (f"max relative deviation = {self.max_rel:.2%} at t = {self.t_max_rel:.4g}"
+                   if np.isfinite(self.max_rel) else
+                   f"max deviation = {self.max_abs_deviation:.3g} (theory is 0)")
+            text = f"{z}; {rel} ({self.t.size} points, {self.seeds} seeds)"
         if self.diverged_seeds or self.theory_diverged:
             text += (f"; diverged: theory {'yes' if self.theory_diverged else 'no'}, "
                      f"{self.diverged_seeds} seeds")
@@ -126,10 +146,22 @@ def agreement(theory: Curve, sim: Curve, *, checkpoints: int | None = None,
     idx = np.flatnonzero(keep)
     if checkpoints is not None and idx.size > checkpoints:
         idx = idx[np.unique(np.round(np.linspace(0, idx.size - 1, checkpoints)).astype(int))]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(diff[idx]) / np.abs(predicted[idx])
+    rel = relative_deviation(diff[idx], predicted[idx])
     zi = idx[~deterministic[idx]]
     z = diff[zi] / se[zi]
     return Report(t=t_sim[idx], z=z, t_z=t_sim[zi], rel=rel, seeds=int(sim.risk.shape[0]),
                   diverged_seeds=int((~finite_seeds).sum()),
-                  theory_diverged=theory_diverged, theory_diverged_t=theory_dt)
+                  theory_diverged=theory_diverged, theory_diverged_t=theory_dt,
+                  theory=predicted[idx], deviation=diff[idx])
+
+
+def relative_deviation(diff: np.ndarray, theory: np.ndarray) -> np.ndarray:
+    """`|diff| / |theory|`, and `|diff| / scale` where theory is zero up to round-off
+    (scale = max |theory|; an all-zero theory gives 0 where diff is 0 too, else inf)."""
+    size = np.abs(theory)
+    scale = float(size.max()) if size.size else 0.0
+    tiny = size <= 1e3 * np.finfo(np.float64).eps * scale
+    denominator = np.where(tiny, scale, size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(diff) / denominator
+    return np.where(np.abs(diff) == 0, 0.0, rel)

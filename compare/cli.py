@@ -20,7 +20,8 @@ equations (no training), simulates the same problem at finite d, and overlays th
 Each run command reads a TOML config (or, with none given, an embedded default example of
 the family chosen by --family), validates every field, runs, and writes to -o DIR:
   predict   theory.csv/.json (+ theory.state.npz) and theory.png
-  simulate  simulation.csv/.json (+ .state.npz) and simulation.png
+  simulate  simulation.csv (seed mean, stderr), .seeds.csv (every seed), .json (+ .state.npz)
+            and simulation.png; the CSVs are long: one row per observable and point
   compare   both, overlay.png and agreement.json (max |z|, max relative deviation)
   tune      hyperparameters from theory ([tune] table), the choice simulated
   scaling   compute-optimal scaling law ([scaling] table): frontier.csv/.png, scaling.json
@@ -80,23 +81,36 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"family of the embedded example when no config is given "
                             f"(default: {default})")
         distributed.add_flag(p)
+        _add_quiet(p)
         p.set_defaults(func=func)
     p = sub.add_parser("bench", help="timings: theory vs simulation, sweeps vs one curve")
     p.add_argument("family", help="a family with a bench case (hild's own, or an installed one)")
     p.add_argument("-o", "--output", help="folder for bench_<family>.json")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    _add_quiet(p)
     p.set_defaults(func="cmd_bench")
     p = sub.add_parser("example", help="print a family's embedded default config")
     p.add_argument("family", nargs="?", default=examples.DEFAULT_FAMILY)
-    p.add_argument("--list", action="store_true", help="list the families with a default")
+    p.add_argument("--list", action="store_true",
+                   help="list the families with a default, one line each")
     p.set_defaults(func="cmd_example")
     return parser
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar or log lines on stderr (the results on stdout and "
+                        "errors stay). Without it: a bar on a terminal, else a line every "
+                        "15 s (elapsed, done/total, ETA)")
 
 
 def cmd_example(args) -> int:
     """Print a family's example config, or list the families that have one (no JAX)."""
     if args.list:
-        print("\n".join(examples.default_families()))
+        families = examples.default_families()
+        width = max(map(len, families), default=0)
+        for family in families:
+            print(f"{family:<{width}}  {examples.description(family)}")
         return 0
     print(examples.default_text(args.family), end="")
     return 0

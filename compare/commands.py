@@ -11,7 +11,6 @@ import csv
 import dataclasses
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from .agreement import agreement
 from .output import OutputFolder
 from .overlay import overlay
 from .per_seed import PER_SEED, per_seed_theory
-from .progress import ProgressBar
+from .progress import Progress, say
 
 AGREEMENT_CHECKPOINTS = 10  # z at a handful of points, not hundreds of correlated ones
 
@@ -75,14 +74,16 @@ def _check_simulation(job: config_mod.Job) -> None:
         raise ConfigError(f"simulation: {err}") from None
 
 
-def _run_simulation(job: config_mod.Job) -> Curve:
-    bar = ProgressBar(f"simulating {job.simulation['seeds']} seeds")
-    try:
-        return simulate(job.problem, job.optimizer, **job.horizon, **job.simulation, progress=bar)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"simulation: {err}") from None
-    finally:
-        bar.close()
+def _run_simulation(job: config_mod.Job, quiet: bool = False) -> Curve:
+    """The simulation, with progress on stderr unless `quiet` (then without the progress
+    callback, whose program JAX does not keep in its persistent cache: a quiet run reuses
+    the compiled simulation of an earlier process)."""
+    with Progress(f"simulating {job.simulation['seeds']} seeds", quiet=quiet) as bar:
+        try:
+            return simulate(job.problem, job.optimizer, **job.horizon, **job.simulation,
+                            progress=None if quiet else bar)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"simulation: {err}") from None
 
 
 def _summary(name: str, curve: Curve) -> str:
@@ -126,7 +127,7 @@ def cmd_run(args) -> int:
             references.append(_run_theory(job, method))
             print(_summary(f"theory ({method})", references[-1]))
     if args.command in ("simulate", "compare"):
-        sim_curve = _run_simulation(job)
+        sim_curve = _run_simulation(job, args.quiet)
         print(_summary("simulation", sim_curve))
     reports = {}
     if theory_curve is not None and sim_curve is not None:
@@ -134,6 +135,8 @@ def cmd_run(args) -> int:
             reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
                                       observable=name)
         print(f"agreement: {reports['risk']}")
+        for name in theory_curve.observables:
+            print(f"agreement of {name}: {reports[name]}")
         for method, curve in zip(job.reference_methods, references):
             reports[f"method:{method}"] = agreement(curve, sim_curve,
                                                     checkpoints=AGREEMENT_CHECKPOINTS)
@@ -207,25 +210,23 @@ def cmd_tune(args) -> int:
     out = validate_run(job, "tune", args.output)
     cfg = job.tune
     start, space = _tune_optimizer(job)
-    bar = ProgressBar(f"tuning ({cfg['engine']})")
-    try:
-        result = tune_mod.tune(job.problem, start, space, cfg["budget"], objective=cfg["objective"],
-                               target=cfg.get("target"), engine=cfg["engine"],
-                               num_points=cfg["num_points"], key=cfg.get("key"),
-                               num_random=cfg.get("num_random", 256),
-                               iterations=cfg.get("iterations", 200),
-                               learning_rate=cfg.get("learning_rate", 0.05), progress=bar,
-                               **job.theory)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"tune: {err}") from None
-    finally:
-        bar.close()
+    with Progress(f"tuning ({cfg['engine']})", unit="iterations", quiet=args.quiet) as bar:
+        try:
+            result = tune_mod.tune(job.problem, start, space, cfg["budget"],
+                                   objective=cfg["objective"], target=cfg.get("target"),
+                                   engine=cfg["engine"], num_points=cfg["num_points"],
+                                   key=cfg.get("key"), num_random=cfg.get("num_random", 256),
+                                   iterations=cfg.get("iterations", 200),
+                                   learning_rate=cfg.get("learning_rate", 0.05), progress=bar,
+                                   **job.theory)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"tune: {err}") from None
     print(f"chosen: {result.best.describe()}  ({cfg['objective']} = {result.best_value:.4g} "
           f"at budget t = {cfg['budget']:g}, theory)")
     horizon = {"t": cfg["budget"], "num_points": cfg["num_points"]}
     chosen_job = dataclasses.replace(job, optimizer=result.best, horizon=horizon)
     theory_curve = _run_theory(chosen_job)
-    sim_curve = _run_simulation(chosen_job)
+    sim_curve = _run_simulation(chosen_job, args.quiet)
     report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
     print(f"simulation of the choice: {_summary('simulation', sim_curve)}")
     print(f"agreement: {report}")
@@ -283,7 +284,7 @@ def cmd_scaling(args) -> int:
                                    method=job.theory.get("method"), replicas=cfg["replicas"],
                                    simulate_sizes=cfg["simulate"],
                                    simulate_compute_max=cfg["simulate_compute_max"], simulation=sim,
-                                   progress=lambda m: print(f"  {m}", file=sys.stderr))
+                                   progress=lambda m: say(f"  {m}", quiet=args.quiet))
     except (TypeError, ValueError) as err:
         raise ConfigError(f"scaling: {err}") from None
     fit, predicted, summary = result.fit, result.predicted, result.summary()
@@ -333,7 +334,7 @@ def cmd_bench(args) -> int:
     if args.output is not None:
         OutputFolder(args.output).check(replace=False)
     result = bench_mod.bench(args.family, quick=args.quick,
-                             progress=lambda m: print(f"  {m}", file=sys.stderr))
+                             progress=lambda m: say(f"  {m}", quiet=args.quiet))
     for key, value in result["seconds"].items():
         print(f"{key:>32}: {value:10.4f} s")
     for key, value in result["ratios"].items():

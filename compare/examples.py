@@ -52,6 +52,21 @@ def _has_example(family: str) -> bool:
     return path is not None and Path(path).is_file()
 
 
+def description(family: str) -> str:
+    """One line on a family, from the header comment of its example config: the text after
+    `# hild config:` up to its first reference or sentence end."""
+    lines = []
+    for line in default_text(family).splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    text = " ".join(lines)
+    text = text.split("hild config:", 1)[-1].strip()
+    for end in (" (docs/", ". ", "; "):
+        text = text.split(end, 1)[0]
+    return text.rstrip(".")
+
+
 def default_text(family: str = DEFAULT_FAMILY) -> str:
     """The embedded default config of a family, with its field documentation."""
     path = default_path(family)

@@ -105,11 +105,17 @@ def simulate(
     keys = jax.random.split(plan.key, seeds)
     checks = not all(is_concrete(x) for x in
                      jax.tree.leaves(eqx.filter((problem, optimizer), eqx.is_array)))
-    with surface_check_errors():  # scale-out (simulate/_sharding.py): seeds or d over devices
-        risk, observables, state, diverged, dstep = run_sharded(
-            _run, (sim, problem, optimizer, keys, d, samples, clock, grid.num_steps, grid.steps,
-                   DTYPES[dtype], bool(save_state), progress, checks),
-            shard=shard, d=d, block=seed_block)
+    if progress is not None:
+        _PROGRESS.append(progress)
+    try:
+        with surface_check_errors():  # scale-out (simulate/_sharding.py): seeds or d over devices
+            risk, observables, state, diverged, dstep = run_sharded(
+                _run, (sim, problem, optimizer, keys, d, samples, clock, grid.num_steps,
+                       grid.steps, DTYPES[dtype], bool(save_state), progress is not None, checks),
+                shard=shard, d=d, block=seed_block)
+    finally:
+        if progress is not None:
+            _PROGRESS.remove(progress)
     metadata = {"family": problem.family, "method": "simulation", "d": d, "seeds": seeds,
                 "dtype": jnp.dtype(DTYPES[dtype]).name, "risk_label": risk_label(problem),
                 **problem.metadata(), **sim.metadata(problem, optimizer, d)}
@@ -246,11 +252,23 @@ def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, cloc
 
     carry = (params, optimizer.init(params, clock))
     threshold = divergence_threshold(observe(carry)[0], problem.divergence_floor())
-    report = None if progress is None else (lambda k: progress(int(k), num_steps))
+    report = (lambda k: _report_progress(k, num_steps)) if progress else None
     return scan_with_records(step, observe, carry, num_steps,
                              steps, threshold, progress=report,
                              report_every=max(1, num_steps // 100), inputs=draw, chunk=chunk,
                              observe_every_step=False)
+
+
+_PROGRESS: list[Callable[[int, int], None]] = []
+"""The `progress` functions of the simulations running in this process. The compiled program
+calls `_report_progress`, one function for every run: a new callable in the program would
+make each run compile it again. (A program with a host callback is not kept in JAX's
+persistent compilation cache, so a fresh process compiles a simulation with progress anew.)"""
+
+
+def _report_progress(k, total: int) -> None:
+    if _PROGRESS:
+        _PROGRESS[-1](int(k), total)
 
 
 def sample_bytes(sim: AbstractSimulation, problem, d: int, samples: int, dtype) -> int:

@@ -58,7 +58,7 @@ def test_simulation_agrees_in_risk_and_observable(momentum, tmp_path):
     back = th.Curve.load(tmp_path / "sim")
     np.testing.assert_array_equal(back.observables["overlap"], sim.observables["overlap"])
     header = (tmp_path / "sim.csv").read_text().splitlines()[0].split(",")
-    assert header[:6] == ["step", "t", "risk_mean", "risk_stderr", "overlap_mean", "overlap_stderr"]
+    assert header == ["observable", "step", "t", "mean", "stderr"]
     fig = overlay(theory, sim, observable="overlap", logy=False)
     assert "overlap" in fig.axes[0].get_ylabel()
 

@@ -74,7 +74,8 @@ def test_curve_save_load_round_trip(tmp_path, kind):
     else:
         curve = simulate.simulate(problem, opt, t=2.0, num_points=7, seeds=3, key=0, dtype="float64")
     written = curve.save(tmp_path / "run.v1")
-    assert {p.name for p in written} == {"run.v1.csv", "run.v1.json", "run.v1.state.npz"}
+    seeds = {"run.v1.seeds.csv"} if kind == "simulation" else set()
+    assert {p.name for p in written} == {"run.v1.csv", "run.v1.json", "run.v1.state.npz"} | seeds
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     back = th.Curve.load(tmp_path / "run.v1.csv")
     np.testing.assert_array_equal(back.step, curve.step)
