@@ -133,14 +133,15 @@ def _run(args) -> int:
     import jax
 
     from hild.theory import use_compilation_cache
+    from hild.theory._exported import exported_programs
 
     from . import commands
 
     jax.config.update("jax_enable_x64", True)  # theory runs in float64 (the application's choice)
-    if not args.no_cache:
-        use_compilation_cache()
+    folder = None if args.no_cache else use_compilation_cache()
     distributed.start(args)
-    return getattr(commands, args.func)(args)
+    with exported_programs(folder):  # a job run before skips tracing its theory
+        return getattr(commands, args.func)(args)
 
 
 if __name__ == "__main__":

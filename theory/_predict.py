@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _exported as exported
 from .checks import check_memory, is_concrete, runtime_checks, surface_check_errors
 from ._curve import Curve
 from ._family import MAX_STEPS, ODE, AbstractProblem, Closed, Recursion, check_parameter_groups, method_of
@@ -149,10 +150,11 @@ def predict(
                  f"a prediction recording {len(grid.times)} points")
     checks = not _all_concrete(problem, optimizer, state0, grid.steps, grid.active)
     with surface_check_errors():
-        step, times, risk, observables, state, diverged, dstep, dt, result, label = _solve(
-            theory.dynamics, problem, optimizer, state0, clock, grid.steps, grid.times,
-            grid.active, grid.num_steps, method, tuple(sorted(options.items())), bool(save_state), ode,
-            checks)
+        args = (theory.dynamics, problem, optimizer, state0, clock, grid.steps, grid.times,
+                grid.active, grid.num_steps, method, tuple(sorted(options.items())),
+                bool(save_state), ode, checks)
+        step, times, risk, observables, state, diverged, dstep, dt, result, label = \
+            exported.call(_solve_checked, args, checks, fallback=_solve)
     if result is not None and not checks:
         _raise_if_failed(result)
     metadata = {"family": cls.family, "method": method, "method_label": label,
@@ -236,9 +238,14 @@ def _solve(dynamics, problem, optimizer, state0, clock, steps, times, active, nu
            options, save_state, ode, checks):
     """One compiled program per theory/method/shape; `checks` (static): keep the run-time
     range checks and diffrax's throw (traced inputs) or leave them to the host."""
-    with runtime_checks(checks):
-        return _solve_traced(dynamics, problem, optimizer, state0, clock, steps, times, active,
-                             num_steps, method, options, save_state, ode, checks)
+    return _solve_checked(dynamics, problem, optimizer, state0, clock, steps, times, active,
+                          num_steps, method, options, save_state, ode, checks)
+
+
+def _solve_checked(*args):
+    """`_solve`'s body, uncompiled (`exported.call` traces it itself); `args[-1]`: checks."""
+    with runtime_checks(args[-1]):
+        return _solve_traced(*args)
 
 
 def _solve_traced(dynamics, problem, optimizer, state0, clock, steps, times, active, num_steps,
