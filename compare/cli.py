@@ -132,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     import jax
 
-    from hild.theory import use_compilation_cache
-    from hild.theory._exported import exported_programs
+    from hild.theory import exported_programs, use_compilation_cache
 
     from . import commands
 

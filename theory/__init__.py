@@ -42,6 +42,7 @@ _EXPORTS = {
     "record_times": "._record", "scan_with_records": "._record",
     "divergence_threshold": "._record",
     "use_compilation_cache": "._cache", "cache_dir": "._cache",
+    "exported_programs": "._exported",
     # families
     "LinearRegression": ".linreg", "ModeMoments": ".linreg", "critical_lr": ".linreg",
     "critical_rate": ".linreg",
@@ -61,6 +62,7 @@ __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:  # what static tools see; at run time the names load on first use
     from . import schedules, spectra
     from ._cache import cache_dir, use_compilation_cache
+    from ._exported import exported_programs
     from ._curve import Curve
     from ._family import (DEFAULT_FAMILY, EXACT, LIMIT, MAX_STEPS, ODE, AbstractProblem,
                           BenchCase, Closed, Observation, Recursion, StepClock,

@@ -2,8 +2,8 @@
 run before skips tracing the theory (for an ODE family most of a cached run's time; the
 compiled code itself comes from JAX's persistent compilation cache).
 
-On only inside `exported_programs(folder)` (the CLI, with its compilation cache on), for
-concrete inputs (no run-time checks: a program with host callbacks cannot be exported) and
+On only inside `exported_programs(folder)` (the CLI, with its compilation cache on), in a
+single process, for concrete inputs (no run-time checks: a program with host callbacks cannot be exported) and
 inputs whose static part has a stable text form. A program is found by a hash of that text,
 of the array shapes and dtypes, of the JAX/diffrax/equinox versions, the backend, and of the
 source files of hild and of the packages that define the problem, the optimizer and the
@@ -47,7 +47,7 @@ def exported_programs(folder: str | os.PathLike | None):
 
 def call(traced: Callable, args: tuple, checks: bool, fallback: Callable):
     """`traced(*args)` through an exported program when one can be kept, else `fallback(*args)`."""
-    key = None if checks or not _FOLDER else _key(args)
+    key = None if checks or not _FOLDER or jax.process_count() > 1 else _key(args)
     if key is None:
         return fallback(*args)
     dynamic, static = eqx.partition(args, eqx.is_array)
@@ -82,7 +82,7 @@ def call(traced: Callable, args: tuple, checks: bool, fallback: Callable):
         numpy_result = jax.tree.map(np.asarray, eqx.filter(result, eqx.is_array))
         atomic_write(skeleton, lambda f: pickle.dump(eqx.combine(numpy_result, box["static"]), f),
                      binary=True)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except (OSError, ImportError, pickle.PicklingError, TypeError, AttributeError):
         pass  # not kept: the next run exports again
     return result
 
