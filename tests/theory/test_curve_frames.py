@@ -13,11 +13,27 @@ PROBLEM = th.LinearRegression(th.spectra.power_law(16, 1.0), noise=0.1)
 OPT = th.SGD(0.5, batch=2)
 
 
+def _simulate(reports: list):
+    return simulate.simulate(PROBLEM, OPT, t=2.0, num_points=4, seeds=3, key=0, dtype="float64",
+                             progress=lambda done, total: reports.append((done, total)))
+
+
+FIRST_REPORTS: list = []
+
+
 @pytest.fixture(scope="module")
 def curves():
-    theory = th.predict(PROBLEM, OPT, t=2.0, num_points=4)
-    sim = simulate.simulate(PROBLEM, OPT, t=2.0, num_points=4, seeds=3, key=0, dtype="float64")
-    return theory, sim
+    return th.predict(PROBLEM, OPT, t=2.0, num_points=4), _simulate(FIRST_REPORTS)
+
+
+def test_every_run_reports_to_its_own_progress_function(curves):
+    """The compiled simulation calls one forwarding function, so a second run with a new
+    progress function reuses the program and still reports to the new one."""
+    second: list = []
+    again = _simulate(second)
+    np.testing.assert_array_equal(again.risk, curves[1].risk)
+    for reports in (FIRST_REPORTS, second):
+        assert reports and reports[0] == (0, 16) and all(total == 16 for _, total in reports)
 
 
 def test_repr_is_one_line_with_family_method_points_horizon_divergence(curves):
