@@ -113,6 +113,8 @@ def simulate(
                 _run, (sim, problem, optimizer, keys, d, samples, clock, grid.num_steps,
                        grid.steps, DTYPES[dtype], bool(save_state), progress is not None, checks),
                 shard=shard, d=d, block=seed_block)
+            if progress is not None:  # every report delivered before the run's function goes
+                jax.block_until_ready(risk)
     finally:
         if progress is not None:
             _PROGRESS.remove(progress)

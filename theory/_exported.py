@@ -7,7 +7,8 @@ single process, for concrete inputs (no run-time checks: a program with host cal
 inputs whose static part has a stable text form. A program is found by a hash of that text,
 of the array shapes and dtypes, of the JAX/diffrax/equinox versions, the backend, and of the
 source files of hild and of the packages that define the problem, the optimizer and the
-theory, so an edit of any of them compiles anew. Anything else runs as before.
+theory, so an edit of any of them compiles anew. Anything else runs as before. (The folder
+is trusted like JAX's own cache: its entries are loaded with pickle.)
 """
 
 from __future__ import annotations

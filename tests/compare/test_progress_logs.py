@@ -70,21 +70,42 @@ def test_duration_reads_as_minutes_and_hours():
     assert duration(3720) == "1 h 02 min"
 
 
-def test_cli_compare_logs_to_a_file_and_scores_every_observable(tmp_path, capsys):
-    """Off a terminal (captured) the simulation logs lines; the summary has the alignment's
-    max |z| and relative deviation, which agreement.json gives as numbers although the
-    theory's alignment starts at 0."""
+def test_cli_simulation_logs_its_progress_off_a_terminal(tmp_path, capsys, monkeypatch):
+    """The CLI hands the simulation a Progress (a stand-in simulation reports two steps),
+    and none with --quiet."""
+    from hild.compare import commands
+
+    calls = []
+
+    def fake(*args, progress=None, **kwargs):
+        calls.append(progress)
+        if progress is not None:
+            progress(0, 40)
+            progress(40, 40)
+        return "curve"
+
+    monkeypatch.setattr(commands, "simulate", fake)
     cfg = tmp_path / "run.toml"
     cfg.write_text(SIMULATE)
-    assert main(["compare", str(cfg), "-o", str(tmp_path / "a")]) == 0
+    job = commands.config_mod.load(str(cfg), None)
+    assert commands._run_simulation(job) == "curve"
+    err = capsys.readouterr().err  # captured: not a terminal
+    assert err.startswith("simulating 3 seeds: started\n")
+    assert "simulating 3 seeds: finished in " in err and err.endswith("40/40 steps\n")
+    assert commands._run_simulation(job, quiet=True) == "curve"
+    assert capsys.readouterr().err == "" and calls[-1] is None  # quiet: no callback at all
+
+
+def test_cli_compare_scores_every_observable(tmp_path, capsys):
+    """The summary has the alignment's max |z| and relative deviation, which agreement.json
+    gives as numbers although the theory's alignment starts at 0; --quiet: nothing on stderr."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(SIMULATE)
+    assert main(["compare", str(cfg), "-o", str(tmp_path / "a"), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert "simulating 3 seeds: started" in captured.err
-    assert "simulating 3 seeds: finished in" in captured.err
+    assert captured.err == ""
     assert re.search(r"agreement of alignment: max \|z\| = [\d.]+ at t = [\d.]+; max relative "
                      r"deviation = [\d.]+% at t = ", captured.out), captured.out
     report = json.loads((tmp_path / "a" / "agreement.json").read_text())
     alignment = report["observables"]["alignment"]
     assert alignment["max_rel_deviation"] is not None and alignment["max_abs_z"] is not None
-    assert main(["predict", str(cfg), "-o", str(tmp_path / "b"), "--quiet"]) == 0
-    captured = capsys.readouterr()
-    assert captured.err == "" and "theory: risk" in captured.out
