@@ -33,6 +33,7 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the progress line (a newline), if one was drawn."""
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
