@@ -82,6 +82,7 @@ class Frontier:
             ax.errorbar(f, mean, yerr=2 * se, fmt="o", ms=3.5, color=colors[i], mec="k", mew=0.4,
                         elinewidth=0.8, label=f"simulation d={d} (±2 SE)")
         fig.colorbar(_size_scale(self.sizes), ax=ax, label="model size d (thin lines)", pad=0.01)
+        fig.get_layout_engine().set(wspace=0.06)  # the colour bar's label clear of the right panel
         ax.set_xlabel("compute f = d × samples")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.label}\nthin lines: theory at d = {self.sizes[0]} … {self.sizes[-1]}", fontsize=9)

@@ -36,6 +36,10 @@ def test_overlay_legend_names_the_faint_runs_and_the_band():
     assert "4 individual runs" in labels and "± 1 standard error" in labels
     assert "momentum=0" in theory.optimizer.describe() and "β" not in theory.optimizer.describe()
     assert "β" not in th.Nesterov(0.5, momentum=0.9).describe()
+    fig = overlay.overlay(theory, sim, label="a")  # several labelled overlays on one axis:
+    overlay.overlay(theory, sim, ax=fig.axes[0], label="b", color="C1")  # one entry each
+    labels = _labels(fig.axes[0])
+    assert labels.count("individual runs (faint)") == 1 and labels.count("± 1 standard error") == 1
 
 
 def test_phase_diagram_labels_every_batch_row():
