@@ -51,7 +51,8 @@ def source_digest(script: Path) -> str:
     return hashlib.sha256(script.read_bytes()).hexdigest()[:16]
 
 
-_api_tree()  # at import, before mkdocstrings reads its `paths` (mkdocs.yml)
+def on_startup(command, dirty, **kwargs):
+    _api_tree()  # before mkdocstrings reads its `paths` (mkdocs.yml)
 
 
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
