@@ -271,7 +271,7 @@ class Nested(Codec):
 
     @property
     def cls(self) -> type:
-        """The nested `Configurable` class (resolved on first use when given as a callable)."""
+        """The nested `Configurable` class (given as the class or a function returning it)."""
         return self._cls if isinstance(self._cls, type) else self._cls()
 
     def read(self, table, key, given):
