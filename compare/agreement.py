@@ -41,18 +41,22 @@ class Report:
 
     @property
     def max_abs_z(self) -> float:
+        """The largest |z| over the checkpoints (NaN without any)."""
         return float(np.max(np.abs(self.z))) if self.z.size else float("nan")
 
     @property
     def t_max_z(self) -> float:
+        """The time t of the checkpoint with the largest |z|."""
         return float(self.t_z[np.argmax(np.abs(self.z))]) if self.z.size else float("nan")
 
     @property
     def max_rel(self) -> float:
+        """The largest relative deviation |mean − theory| / |theory| (NaN without any)."""
         return float(np.max(self.rel)) if self.rel.size else float("nan")
 
     @property
     def t_max_rel(self) -> float:
+        """The time t of the largest relative deviation."""
         return float(self.t[np.argmax(self.rel)]) if self.rel.size else float("nan")
 
     @property

@@ -51,6 +51,7 @@ TUNE_DESCRIPTION = ("hild tune: choose hyperparameters from theory ([tune] table
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `hild` argument parser: one subcommand per job (README, Command line)."""
     parser = argparse.ArgumentParser(prog="hild", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"hild {_version()}")

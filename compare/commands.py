@@ -109,6 +109,8 @@ def validate_run(job: config_mod.Job, command: str, output: str) -> OutputFolder
 
 
 def cmd_run(args) -> int:
+    """`hild predict | simulate | compare`: load the config, refuse bad input (exit 2), run, write
+    the output folder as a set, print the summary line; exit code 0 also when a run diverged."""
     job = config_mod.load(args.config, args.family)
     out = validate_run(job, args.command, args.output)
     theory_curve = sim_curve = None
@@ -201,6 +203,8 @@ def _tune_optimizer(job: config_mod.Job):
 
 
 def cmd_tune(args) -> int:
+    """`hild tune`: hyperparameters from theory over the `[tune]` table, the choice simulated
+    (compare/tune.py); exit code 0."""
     job = config_mod.load(args.config, args.family)
     if job.tune is None:
         raise ConfigError("tune: missing table [tune] (see `hild example`)")
@@ -272,6 +276,8 @@ def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theor
 
 
 def cmd_scaling(args) -> int:
+    """`hild scaling`: the compute-optimal frontier of the config's `[scaling]` table
+    (compare/frontier.py; docs/theory.md, Power-law random features); exit code 0."""
     job = config_mod.load(args.config, args.family or _scaling_family())
     if job.scaling is None:
         raise ConfigError(f"scaling: missing table [scaling] (sizes, compute; see "
@@ -327,6 +333,7 @@ def _scaling_family() -> str:
 
 
 def cmd_bench(args) -> int:
+    """`hild bench FAMILY`: time theory against simulation (compare/bench.py); exit code 0."""
     have = bench_mod.families()
     if args.family not in have:
         raise ConfigError(f"family: must be one of {', '.join(have)} (the families with a bench "

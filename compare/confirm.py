@@ -39,6 +39,7 @@ class TuningCheck:
                 for _, theory, sim in self.runs]
 
     def figure(self) -> Figure:
+        """Theory lines and simulated mean ± SE of the chosen and the alternative settings."""
         fig = Figure(figsize=(6.4, 4.4), dpi=150, layout="constrained")
         ax = fig.add_subplot()
         for i, (opt, theory, sim) in enumerate(self.runs):

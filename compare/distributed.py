@@ -17,6 +17,7 @@ __all__ = ["add_flag", "is_writer", "start"]
 
 
 def add_flag(parser: argparse.ArgumentParser) -> None:
+    """Add `--distributed` (join a `jax.distributed` run; docs/scaling-out.md) to a subcommand."""
     parser.add_argument("--distributed", action="store_true",
                         help="join a multi-process run (jax.distributed, configured from the "
                              "environment: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "

@@ -43,6 +43,8 @@ class Frontier:
         return [int(d) for d, row in zip(self.sizes, self.loss) if np.any(np.isinf(row))]
 
     def summary(self) -> dict:
+        """scaling.json's content: fitted and predicted exponents, sizes, compute range, diverged
+        sizes and, where simulated, max |z| per size (null where no z is finite)."""
         out = {"fit": self.fit, "predicted": self.predicted, "sizes": self.sizes.tolist(),
                "compute_range": [float(self.compute[0]), float(self.compute[-1])],
                "diverged_sizes": self.diverged_sizes()}
@@ -79,6 +81,8 @@ class Frontier:
             i = int(np.flatnonzero(self.sizes == d)[0])
             ax.errorbar(f, mean, yerr=2 * se, fmt="o", ms=3.5, color=colors[i], mec="k", mew=0.4,
                         elinewidth=0.8, label=f"simulation d={d} (±2 SE)")
+        fig.colorbar(_size_scale(self.sizes), ax=ax, label="model size d (thin lines)", pad=0.01)
+        fig.get_layout_engine().set(wspace=0.06)  # the colour bar's label clear of the right panel
         ax.set_xlabel("compute f = d × samples")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.label}\nthin lines: theory at d = {self.sizes[0]} … {self.sizes[-1]}", fontsize=9)
@@ -204,6 +208,15 @@ def _fit(sizes, compute, best_size, best_loss) -> dict:
 def _size_colors(n: int):
     from matplotlib import colormaps
     return colormaps["viridis"](np.linspace(0.0, 0.9, n))
+
+
+def _size_scale(sizes):
+    """The colour scale of `_size_colors` over the (log-spaced) sizes, for a colour bar."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, LogNorm
+    cmap = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)))
+    return ScalarMappable(LogNorm(sizes[0], sizes[-1]), cmap)
 
 
 def _num(x) -> str:

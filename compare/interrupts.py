@@ -23,6 +23,8 @@ SWAP_LOCK = threading.Lock()
 
 
 def watch() -> None:
+    """Turn SIGINT/SIGTERM into an immediate stop (exit 130/143) from a watcher thread, so a
+    run inside XLA is interrupted at once and leaves the previous outputs as they were."""
     watched = {s for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     if not watched:
         return

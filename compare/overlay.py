@@ -59,8 +59,13 @@ def overlay(
     if sim is not None:
         t = np.asarray(sim.t, dtype=np.float64)
         values = sim.values(observable)
-        for seed in values[:max_seeds]:
-            ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1)
+        faint = values[:max_seeds]
+        shown = ax.get_legend_handles_labels()[1]  # several labelled overlays: one entry each
+        faint_label = "individual runs (faint)" if label else f"{len(faint)} individual runs"
+        band_label = "± 1 standard error"
+        for i, seed in enumerate(faint):
+            ax.plot(t, _finite(seed, logy), color=color, lw=0.6, alpha=0.12, zorder=1,
+                    label=faint_label if i == 0 and faint_label not in shown else None)
         finite = values[np.all(np.isfinite(values), axis=1)]  # as agreement compares them
         bad = int(np.sum(np.asarray(sim.diverged)))
         extra = f", {bad} diverged" if bad else ""
@@ -72,7 +77,8 @@ def overlay(
             mean = finite.mean(axis=0)
             se = finite.std(axis=0, ddof=1) / np.sqrt(len(finite))
             ax.fill_between(t, _finite(mean - se, logy), _finite(mean + se, logy), color=color,
-                            alpha=0.35, lw=0, zorder=2)
+                            alpha=0.35, lw=0, zorder=2,
+                            label=band_label if band_label not in shown else None)
             ax.plot(t, _finite(mean, logy), "o", color=color, ms=2.5, zorder=3, label=what)
         if bad:
             t_div = float(np.min(np.asarray(sim.diverged_t)))

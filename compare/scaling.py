@@ -18,6 +18,7 @@ class ScalingFit:
     prefactor: float
 
     def figure(self, *, ylabel: str = "gap", title: str | None = None) -> Figure:
+        r"""The measured gap against d (log-log) with the fitted power law $\propto d^{x}$."""
         fig = Figure(figsize=(4.8, 3.6), dpi=150, layout="constrained")
         ax = fig.add_subplot()
         ax.loglog(self.d, self.gap, "o", label="measured")

@@ -34,6 +34,7 @@ ENGINES = ("grid", "random", "gradient")
 
 
 def check_objective(objective: str, target: float | None) -> None:
+    """Refuse an unknown objective, or `samples_to_target` without a finite target > 0."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)} (got {objective!r})")
     if objective == "samples_to_target" and not (isinstance(target, (int, float))
@@ -387,6 +388,7 @@ class Validation:
     ratio: float
 
     def to_dict(self) -> dict:
+        """The validation as JSON-ready numbers (chosen and grid risks ± SE, rank, ratio)."""
         return {"chosen_risk": self.chosen_risk, "chosen_se": self.chosen_se,
                 "grid_risks": self.grid_risks.tolist(), "grid_se": self.grid_se.tolist(),
                 "rank": self.rank, "grid_points": int(self.grid_risks.size), "ratio": self.ratio}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from hild.theory import AbstractOptimizer, AbstractProblem, Tunable
 
@@ -89,6 +90,9 @@ def phase_diagram(result: TuneResult, *, x: str = "lr", y: str = "batch",
     ax.set_yscale("log")
     ax.set_xlim(_edges(xs)[0], _edges(xs)[-1])
     ax.set_ylim(_edges(ys)[0], _edges(ys)[-1])
+    ticks = ys[::int(np.ceil(ys.size / 10))]  # every grid row up to 10 labels (not only 10^k)
+    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
+    ax.yaxis.set_minor_locator(NullLocator())
     labels = type(result.best).labels
     ax.set_xlabel(labels.get(x, x))
     ax.set_ylabel(labels.get(y, y))

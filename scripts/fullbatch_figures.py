@@ -74,8 +74,8 @@ def early_stopping() -> None:
     ax.set_xlabel(r"GD time $k\eta$")
     ax.set_ylabel(r"risk (solid: test, dashed: train)")
     ax.set_title(
-        f"full-batch GD, isotropic d = {d}, σ = {SIGMA}: theory (lines) vs 8 data "
-        "sets (dots); ★ early stopping",
+        f"full-batch GD, isotropic d = {d}, σ = {SIGMA}\n"
+        "theory (lines) vs mean of 8 data sets (dots); ★ early-stopping optimum",
         fontsize=8,
     )
     ax.legend(frameon=False, fontsize=8)
@@ -85,33 +85,38 @@ def early_stopping() -> None:
 
 def double_descent() -> None:
     """Test risk after long training and at the early-stopping optimum, against α = n/d,
-    for three ridges (isotropic data, σ = 0.5, d = 100)."""
-    d = 100
+    for three ridges (isotropic data, σ = 0.5, d = 100); GD on `sim_sets` data sets at the
+    same step count as the theory (mean ± standard error)."""
+    d, steps, sim_sets = 100, 3000, 256
     alphas = np.array([0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.5, 2.0, 3.0])
     ridges = (0.0, 0.05, 0.3)
     late = np.zeros((len(ridges), alphas.size))
     best = np.zeros_like(late)
-    sim_alphas, sim_late = (0.5, 1.0, 2.0), []
+    sim_alphas, sim_late, sim_se = (0.5, 0.9, 1.0, 1.1, 2.0), [], []
     for j, alpha in enumerate(alphas):
         for i, ridge in enumerate(ridges):
             problem = FullBatchRegression(
                 th.spectra.isotropic(d), round(alpha * d), noise=SIGMA, ridge=ridge
             )
             opt = th.SGD(0.5 * float(problem.stability_limit(th.SGD(1.0))))
-            curve = th.predict(problem, opt, steps=3000, num_points=60, spacing="log")
+            curve = th.predict(problem, opt, steps=steps, num_points=60, spacing="log")
             late[i, j] = curve.values("risk")[-1]
             best[i, j] = curve.values("risk").min()
             if ridge == 0.0 and np.any(np.isclose(alpha, sim_alphas)):
                 sim = simulate.simulate(
                     problem,
                     opt,
-                    steps=4000,
+                    steps=steps,
                     num_points=2,
-                    seeds=8,
+                    seeds=sim_sets,
                     key=j,
                     save_state=False,
                 )
-                sim_late.append(sim.values("risk")[:, -1].mean())
+                final = np.asarray(sim.values("risk")[:, -1])
+                sim_late.append(final.mean())
+                sim_se.append(final.std(ddof=1) / np.sqrt(final.size))
+                print(f"alpha {alpha:g}: GD {final.mean():.4f} ± {sim_se[-1]:.4f}, "
+                      f"theory {late[i, j]:.4f}")
     fig = Figure(figsize=(6.4, 4.4), dpi=150, layout="constrained")
     ax = fig.add_subplot()
     for i, ridge in enumerate(ridges):
@@ -120,13 +125,14 @@ def double_descent() -> None:
             late[i],
             "-",
             color=f"C{i}",
-            label=f"after 3000 steps, ridge {ridge:g}",
+            label=f"after {steps} steps, ridge {ridge:g}",
         )
         ax.semilogy(
             alphas, best[i], ":", color=f"C{i}", label=f"early-stopped, ridge {ridge:g}"
         )
-    ax.semilogy(
-        sim_alphas, sim_late, "o", color="C0", ms=4, label="GD on 8 data sets, ridge 0"
+    ax.errorbar(
+        sim_alphas, sim_late, yerr=sim_se, fmt="o", color="C0", ms=4, capsize=2,
+        label=f"GD on {sim_sets} data sets ± SE, {steps} steps, ridge 0",
     )
     ax.axvline(1.0, color="k", lw=0.5, alpha=0.5)
     ax.set_xlabel(r"samples per dimension $\alpha = n/d$")

@@ -175,16 +175,21 @@ class FreshBatch(NamedTuple):
     d: int = 0
 
     def gradient(self, params) -> dict:
+        """The gradient of the batch loss at `params` (the simulation's `gradient`)."""
         return self.simulation.gradient(self.problem, self.fixed, params, self.sample)
 
     def loss(self, params):
+        """The training loss of `params` on this batch."""
         return self.simulation.loss(self.problem, self.fixed, params, self.sample)
 
     def risk(self, params):
+        """The population risk of `params` (the simulation's `observe(...).risk`)."""
         return self.simulation.observe(self.problem, self.fixed, params).risk
 
     def line_search_oracle(self, params):
+        """What an idealised line search needs at `params` on this batch."""
         return self.simulation.line_search_oracle(self.problem, self.fixed, params, self.sample)
 
     def linearize(self, params) -> LeastSquaresBatch:
+        """The batch as least squares around `params` (a `LeastSquaresBatch`, for prox-linear)."""
         return self.simulation.linearize(self.problem, self.fixed, params, self.sample)

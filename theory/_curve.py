@@ -58,10 +58,12 @@ class Curve(eqx.Module):
 
     @property
     def is_simulation(self) -> bool:
+        """True for a simulated curve (risk of shape (seeds, T)), False for theory (T,)."""
         return self.risk.ndim == 2
 
     @property
     def seeds(self) -> int:
+        """The number of simulated seeds (0 for a theory curve)."""
         return self.risk.shape[0] if self.is_simulation else 0
 
     def values(self, name: str = "risk") -> np.ndarray:

@@ -68,12 +68,14 @@ class StepClock(NamedTuple):
     lower: float | None = None
 
     def time(self, step) -> Array:
+        """t = step × samples / d (README, Conventions: Time); numpy when concrete."""
         if isinstance(step, np.ndarray) and self.concrete:
             return step.astype(np.float64) * float(self.samples) / self.d
         return jnp.asarray(step).astype(jnp.result_type(float)) * self.samples / self.d
 
     @property
     def concrete(self) -> bool:
+        """True when the samples per step are a concrete number (not traced)."""
         return is_concrete(self.samples)
 
     def steps_for(self, t: float) -> int:

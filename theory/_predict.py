@@ -179,6 +179,9 @@ def predict_bytes(state0, num_records: int, save_state: bool = True) -> float:
 
 
 def ode_settings(cls, method, solver, controller, rtol, atol, max_steps) -> dict:
+    """The diffrax options (solver, step-size controller, rtol, atol, max_steps) of an ODE
+    method, the family's `ode_tolerances` where not given, checked; {} for a method without
+    an ODE, which refuses them (ValueError)."""
     if cls.methods[method] != "ode":
         given = [n for n, v in (("solver", solver), ("stepsize_controller", controller),
                                 ("rtol", rtol), ("atol", atol), ("max_steps", max_steps)) if v is not None]

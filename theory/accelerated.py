@@ -84,6 +84,7 @@ class Nesterov(_Stepped):
         check_range("Nesterov.momentum", self.momentum, low=0.0, high=1.0, high_open=True)
 
     def checked_momentum(self) -> jax.Array:
+        """The momentum, checked to lie in [0, 1)."""
         return checked(self.momentum, "Nesterov.momentum", low=0.0, high=1.0, high_open=True)
 
     def _transform(self, clock, params):
@@ -94,7 +95,8 @@ class Nesterov(_Stepped):
         return optax.chain(optax.scale_by_schedule(rate), optax.trace(decay=beta, nesterov=True))
 
     def describe(self) -> str:
-        return f"Nesterov η={_describe_lr(self.lr)}, B={int(self.batch)}, β={float(self.momentum):g}"
+        return (f"Nesterov η={_describe_lr(self.lr)}, B={int(self.batch)}, "
+                f"momentum={float(self.momentum):g}")
 
 
 
@@ -198,6 +200,7 @@ class Averaged(AbstractOptimizer):
 
     @property
     def batch(self):
+        """The batch size of the averaged base optimizer."""
         return self.base.batch
 
     @property

@@ -68,6 +68,7 @@ class AdaptiveSGD(AbstractOptimizer):
                              f"(got b0 = {float(self.b0):g} with rule {self.rule!r})")
 
     def checked_lr(self) -> jax.Array:
+        """The base learning rate, checked > 0."""
         return checked(self.lr, "AdaptiveSGD.lr", low=0.0, low_open=True)
 
     def initial_rate(self) -> jax.Array:

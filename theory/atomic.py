@@ -32,4 +32,5 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], None], *, bi
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` atomically (a temporary file renamed into place); returns the path."""
     return atomic_write(path, lambda f: f.write(text))

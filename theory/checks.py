@@ -36,6 +36,7 @@ def _describe(x) -> str:
 
 
 def check_finite(name: str, x) -> None:
+    """Refuse a concrete value with a NaN or an infinity (ValueError naming `name`)."""
     if is_concrete(x) and not np.all(np.isfinite(_as_numpy(x))):
         raise ValueError(f"{name} must be finite (got {_describe(x)})")
 
@@ -62,6 +63,7 @@ def check_range(
 
 
 def range_text(low, high, low_open=False, high_open=False) -> str:
+    """The allowed range as error messages state it, e.g. `in [0, 1)` or `> 0`."""
     if high == math.inf:
         return f"{'>' if low_open else '>='} {low:g}"
     if low == -math.inf:
@@ -86,6 +88,7 @@ def check_integer(name: str, x, *, low: int = 1, high: int = INT32_MAX) -> None:
 
 
 def check_vector(name: str, x, *, size: int | None = None) -> None:
+    """Refuse a concrete value that is not a finite 1-D array (of length `size`, if given)."""
     if not is_concrete(x):
         return
     arr = np.asarray(x)
@@ -149,6 +152,7 @@ def available_memory() -> int:
 
 
 def format_bytes(n: float) -> str:
+    """A byte count in binary units, e.g. `1.5 GiB`."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.3g} {unit}"

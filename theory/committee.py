@@ -271,6 +271,7 @@ def sgd_theory(problem: CommitteeMachine, optimizer: SGD, state: Overlaps, metho
 
 
 def overlaps_from_config(table: Table) -> Overlaps:
+    """The `init` table of a committee config as float `Overlaps` (Q, R, v)."""
     state = Overlaps.from_config(table)
     return Overlaps(*(jnp.asarray(x, dtype=float) for x in (state.Q, state.R, state.v)))
 

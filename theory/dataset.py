@@ -108,10 +108,12 @@ class DataSetRegression(AbstractProblem):
     # ------------------------------------------------------------------ derived
     @property
     def n(self) -> int:
+        """The number of rows n of the data set."""
         return self.features.shape[0]
 
     @property
     def d(self) -> int:
+        """The feature dimension d (columns of the features)."""
         return self.features.shape[1]
 
     @property

@@ -50,6 +50,7 @@ class Table:
         return list(self._data)
 
     def has(self, key: str) -> bool:
+        """Whether the table gives `key` (which counts as an allowed field)."""
         if key not in self._read:
             self._read.append(key)
         return key in self._data
@@ -63,6 +64,7 @@ class Table:
         return self._data[key]
 
     def number(self, key: str, default=_MISSING) -> float:
+        """The field `key` as a float (ConfigError if it is not a number), or `default`."""
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -83,6 +85,7 @@ class Table:
         return value
 
     def string(self, key: str, choices: tuple[str, ...] | None = None, default=_MISSING) -> str:
+        """The field `key` as a string, one of `choices` if given, or `default`."""
         value = self._get(key, default)
         if not isinstance(value, str):
             raise ConfigError(f"{self._name(key)}: expected a string (got {value!r})")
@@ -92,6 +95,7 @@ class Table:
         return value
 
     def numbers(self, key: str, default=_MISSING) -> list[float]:
+        """The field `key` as a list of floats, or `default`."""
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -100,9 +104,11 @@ class Table:
         return [self._as_float(f"{self._name(key)}[{i}]", v) for i, v in enumerate(value)]
 
     def raw(self, key: str, default=_MISSING):
+        """The field `key` as TOML gave it, or `default`."""
         return self._get(key, default)
 
     def table(self, key: str) -> "Table | None":
+        """The sub-table `key` as a `Table`, or None if absent."""
         value = self._get(key, None)
         if value is None:
             return None
@@ -113,6 +119,7 @@ class Table:
         raise ConfigError(f"{self._name(key)}: {message}")
 
     def finish(self) -> None:
+        """Refuse a field that no reader asked for (ConfigError naming it and the allowed ones)."""
         unknown = [k for k in self._data if k not in self._read]
         if unknown:
             allowed = ", ".join(self._read) or "none"
@@ -150,14 +157,17 @@ class Codec:
         return {key: self.encode(value)}
 
     def encode(self, value) -> Any:
+        """The value as TOML writes it (the inverse of `read`)."""
         raise NotImplementedError
 
 
 class Number(Codec):
+    """A config field that is a real number."""
     def read(self, table, key, given):
         return table.number(key)
 
     def encode(self, value):
+        """The value as a TOML float."""
         return float(value)
 
 
@@ -171,10 +181,12 @@ class Integer(Codec):
         return table.integer(key, low=self.low, high=self.high)
 
     def encode(self, value):
+        """The value as a TOML integer."""
         return int(value)
 
 
 class Boolean(Codec):
+    """A config field that is true or false."""
     def read(self, table, key, given):
         value = table.raw(key)
         if not isinstance(value, bool):
@@ -182,6 +194,7 @@ class Boolean(Codec):
         return value
 
     def encode(self, value):
+        """The value as a TOML boolean."""
         return bool(value)
 
 
@@ -198,6 +211,7 @@ class String(Codec):
         return table.string(key, choices)
 
     def encode(self, value):
+        """The value as a TOML string (its registered name, where it has one)."""
         return self.name(value) if self.name is not None else str(value)
 
 
@@ -208,6 +222,7 @@ class Numbers(Codec):
         return table.numbers(key)
 
     def encode(self, value):
+        """The values as a flat TOML list of floats."""
         return [float(x) for x in np.ravel(np.asarray(value, dtype=np.float64))]
 
 
@@ -225,6 +240,7 @@ class Integers(Codec):
         return tuple(raw)
 
     def encode(self, value):
+        """The values as a TOML list of integers."""
         return [int(n) for n in value]
 
 
@@ -243,6 +259,7 @@ class Matrix(Codec):
         return np.asarray(raw, dtype=np.float64)
 
     def encode(self, value):
+        """The matrix as nested TOML lists of floats."""
         return np.asarray(value, dtype=np.float64).tolist()
 
 
@@ -254,6 +271,7 @@ class Nested(Codec):
 
     @property
     def cls(self) -> type:
+        """The nested `Configurable` class (given as the class or a function returning it)."""
         return self._cls if isinstance(self._cls, type) else self._cls()
 
     def read(self, table, key, given):
@@ -263,6 +281,7 @@ class Nested(Codec):
         return self.cls.from_config(sub)
 
     def encode(self, value):
+        """The nested object's own config table."""
         return value.to_config()
 
 

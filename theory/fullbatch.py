@@ -105,6 +105,7 @@ class FullBatchRegression(AbstractProblem):
 
     @property
     def d(self) -> int:
+        """The dimension d (length of the spectrum)."""
         return self.spectrum.shape[0]
 
     @property

@@ -173,6 +173,7 @@ class GaussianMixture(AbstractProblem):
                             "error_plus": err_plus, "error_minus": err_minus}, state)
 
     def risk_label(self) -> str:
+        """The y-axis label of the risk: the test loss of the chosen loss function."""
         return f"test {self.loss} loss"
 
     # ---------------------------------------------------------------- theory

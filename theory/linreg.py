@@ -110,6 +110,7 @@ class LinearRegression(AbstractProblem):
 
     @property
     def d(self) -> int:
+        """The dimension d (length of the spectrum)."""
         return self.spectrum.shape[0]
 
     def risk(self, a: Array) -> Array:

@@ -231,6 +231,7 @@ class SGD(AbstractOptimizer):
         return checked(eta, name, low=0.0, low_open=True)
 
     def checked_momentum(self) -> Array:
+        """The momentum β, checked to lie in [0, 1)."""
         return checked(self.momentum, "SGD.momentum", low=0.0, high=1.0, high_open=True)
 
     def piecewise_schedule(self, pieces: int, t_max: float) -> tuple["SGD", str]:
@@ -253,10 +254,11 @@ class SGD(AbstractOptimizer):
                                      {name: name for name in params})
 
     def describe(self) -> str:
-        """A short label, e.g. `SGD η=0.5, B=8, β=0.9`."""
+        """A short label, e.g. `SGD η=0.5, B=8, momentum=0.9` (not β: configs use `beta` for
+        a teacher exponent)."""
         groups = "".join(f", η[{name}]={_describe_lr(lr)}" for name, lr in self.group_lr.items())
         return (f"SGD η={_describe_lr(self.lr)}, B={int(self.batch)}, "
-                f"β={float(self.momentum):g}{groups}")
+                f"momentum={float(self.momentum):g}{groups}")
 
 
 def _describe_lr(lr) -> str:
@@ -326,9 +328,11 @@ class ProxLinear(AbstractOptimizer):
                              f"(got {self.solver!r})")
 
     def checked_step(self) -> Array:
+        """The prox-linear step, checked > 0."""
         return checked(self.step, "ProxLinear.step", low=0.0, low_open=True)
 
     def checked_batch_fraction(self) -> Array:
+        """The batch fraction δ = m/d, checked > 0."""
         return checked(self.batch_fraction, "ProxLinear.batch_fraction", low=0.0, low_open=True)
 
     def step_clock(self, d: int | None) -> StepClock:

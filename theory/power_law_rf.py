@@ -130,6 +130,7 @@ class PowerLawRandomFeatures(AbstractProblem):
     # ------------------------------------------------------------------ derived
     @property
     def d(self) -> int:
+        """The model size d (number of random features)."""
         return self.spectrum.shape[0]
 
     def limit_loss(self) -> Array:
@@ -153,6 +154,8 @@ class PowerLawRandomFeatures(AbstractProblem):
         return ("weights",)
 
     def stability_limit(self, optimizer) -> Array | None:
+        """The critical rate of the equivalent least-squares problem on the feature covariance
+        (docs/theory.md, Least squares: critical learning rate)."""
         return self.least_squares().stability_limit(optimizer)
 
     def metadata(self) -> dict:
@@ -167,9 +170,13 @@ class PowerLawRandomFeatures(AbstractProblem):
         return PowerLawRandomFeatures(self.alpha, self.beta, self.v, d, (self.key + replica) % 2**32)
 
     def compute_optimal_exponents(self) -> dict:
+        """The phase of (α, β) and the predicted exponents of d*(f) and P*(f) (module function
+        `compute_optimal_exponents`; Paquette et al. 2024; docs/theory.md, Power-law random
+        features)."""
         return compute_optimal_exponents(self.alpha, self.beta)
 
     def risk_label(self) -> str:
+        """The y-axis label: the loss P = ½E[(θ·z − y)²] over the features z."""
         return "loss P = ½E[(θ·z − y)²]"
 
     @classmethod

@@ -36,6 +36,7 @@ class Presentation(Protocol):
 
 @runtime_checkable
 class Tunable(Protocol):
+    """Optional: a family with a stability limit, drawn as the critical line in `hild tune`."""
     def stability_limit(self, optimizer) -> Any:
         """The largest stable constant rate at the optimizer's other settings, from the
         family's own theory of that optimizer; None where it has no formula."""
@@ -43,6 +44,7 @@ class Tunable(Protocol):
 
 @runtime_checkable
 class ScalingLaw(Protocol):
+    """Optional: a family whose model size can vary, for `hild scaling` (compare/frontier.py)."""
     def with_model_size(self, d: int, replica: int = 0) -> Any:
         """The same task learned by a model of size d; `replica` r > 0 is an independent
         draw of the model's random parts."""
@@ -54,6 +56,7 @@ class ScalingLaw(Protocol):
 
 @runtime_checkable
 class Benchmarked(Protocol):
+    """Optional: a family with a `BenchCase` for `hild bench`."""
     @classmethod
     def bench_case(cls, quick: bool = False) -> Any:
         """The `BenchCase` that `hild bench` times."""
@@ -61,19 +64,23 @@ class Benchmarked(Protocol):
 
 @runtime_checkable
 class Analysed(Protocol):
+    """Optional: a family that adds metadata after a prediction (e.g. the committee's plateau)."""
     def analyse(self, optimizer, state, t_end: float, ode: dict, **options) -> dict:
         """Extra metadata computed after a concrete prediction (e.g. a plateau)."""
 
 
 def risk_label(problem) -> str:
+    """The family's y-axis label of the risk, or the default `risk ½E[(f − f*)²]`."""
     return problem.risk_label() if hasattr(problem, "risk_label") else DEFAULT_RISK_LABEL
 
 
 def observable_labels(problem) -> dict[str, str]:
+    """The family's labels of its named observables ({} if it has none)."""
     return dict(getattr(problem, "observable_labels", {}) or {})
 
 
 def example_config(cls) -> Path | None:
+    """The family's embedded example config file (`hild example FAMILY`), or None."""
     return getattr(cls, "example_config", None)
 
 

@@ -75,6 +75,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
 
     def register(self, name: str, obj: T) -> T:
+        """Register `obj` as `name` (a name taken by another object: TypeError); returns `obj`."""
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {self.what} needs a non-empty string name (got {name!r})")
         old = self._items.get(name)
@@ -116,6 +117,7 @@ class Registry(Generic[T]):
         return obj
 
     def get(self, name: str, default=None):
+        """The object registered as `name` (loading its entry point on first use), or `default`."""
         if isinstance(name, str) and name not in self._items:
             self._load(name)
         return self._items.get(name, default)
@@ -137,4 +139,5 @@ class Registry(Generic[T]):
         return tuple(sorted(set(self._items) | set(self._installed())))
 
     def items(self):
+        """(name, object) pairs of everything registered, entry points loaded."""
         return self.load_all().items()

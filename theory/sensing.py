@@ -170,6 +170,7 @@ class RankOneSensing(AbstractProblem):
         return {"model": self.model}
 
     def risk_label(self) -> str:
+        """The y-axis label: the error ‖μνᵀ − μ*ν*ᵀ‖²_F (without the ½)."""
         return RISK_LABEL[self.model]
 
     @classmethod

@@ -147,10 +147,12 @@ class SingleIndex(AbstractProblem):
 
     @property
     def g(self) -> Callable:
+        """The teacher link g as a callable."""
         return make_link(self.link, "link")
 
     @property
     def sigma(self) -> Callable:
+        """The student activation σ as a callable."""
         return make_link(self.activation, "activation")
 
     def information_exponent(self) -> int:
@@ -228,6 +230,7 @@ class SingleIndex(AbstractProblem):
         return Observation(risk, extras, state)
 
     def risk_label(self) -> str:
+        """The y-axis label: the test logistic loss, or the default squared risk."""
         if self.loss == "logistic":
             return r"test loss  $E[\log(1 + e^{-y f})]$"
         return DEFAULT_RISK_LABEL

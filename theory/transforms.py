@@ -105,6 +105,7 @@ class Optax(AbstractOptimizer):
 
     @property
     def name(self) -> str:
+        """A short name of the rule: the optax function's name (e.g. `adam`) or the given string."""
         if isinstance(self.transform, str):
             return self.transform
         init = getattr(self._rule, "init", None)
