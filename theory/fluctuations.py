@@ -83,7 +83,7 @@ def fluctuations(problem: AbstractProblem, optimizer, *, d: int, t: float | None
     horizon = make_horizon(None, t, num_points, spacing, save_at)
     theory, method = theory_for(problem, optimizer, method)
     state0 = problem.initial_state(init)
-    dyn = theory.dynamics(problem, optimizer, state0, method)
+    dyn = theory.dynamics(problem, optimizer, state0, method, **type(problem).theory_options)
     if not isinstance(dyn, ODE):
         raise TypeError(f"fluctuations needs an ODE theory ({problem.family} method {method!r} "
                         f"is a {type(dyn).__name__})")
