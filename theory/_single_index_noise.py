@@ -32,10 +32,12 @@ def increment_covariance(problem, optimizer, state, t):
         xi, wxi = np.polynomial.hermite_e.hermegauss(_NOISE_NODES)
         xi = jnp.asarray(xi, dtype)[:, None]
         wxi = jnp.asarray(wxi / np.sqrt(2 * np.pi), dtype)[:, None]
-        err = (y + problem.noise.astype(dtype) * xi - f) * df          # (noise nodes, nodes)
-        weight = (wxi * weight).ravel()
-        err, teacher, lam = err.ravel(), jnp.broadcast_to(teacher, err.shape).ravel(), \
-            jnp.broadcast_to(lam, err.shape).ravel()
+        shape = (_NOISE_NODES, weight.shape[0])
+        row = lambda v: jnp.broadcast_to(v[None, :], shape)
+        err = ((row(y) + problem.noise.astype(dtype) * jnp.broadcast_to(xi, shape) - row(f))
+               * row(df)).ravel()                                       # (noise nodes × nodes)
+        weight = (jnp.broadcast_to(wxi, shape) * row(weight)).ravel()
+        teacher, lam = row(teacher).ravel(), row(lam).ravel()
     else:
         err = y * jax.nn.sigmoid(-y * f) * df
     if problem.spherical:
@@ -44,7 +46,7 @@ def increment_covariance(problem, optimizer, state, t):
     else:
         u = jnp.stack([eta * err * teacher, 2 * eta * err * lam + eta**2 * err**2])
     mean = u @ weight
-    return (u * weight) @ u.T - jnp.outer(mean, mean)
+    return (u * weight[None, :]) @ u.T - jnp.outer(mean, mean)
 
 
 def initial_covariance(problem, state):

@@ -22,12 +22,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import diffrax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._family import ODE, AbstractProblem
+from ._family import AbstractProblem
 from ._predict import make_horizon
 from ._record import record_grid
 from ._theories import theory_for
@@ -82,30 +83,31 @@ def fluctuations(problem: AbstractProblem, optimizer, *, d: int, t: float | None
     optimizer = as_optimizer(optimizer)
     horizon = make_horizon(None, t, num_points, spacing, save_at)
     theory, method = theory_for(problem, optimizer, method)
+    options = tuple(sorted(type(problem).theory_options.items()))
     state0 = problem.initial_state(init)
-    dyn = theory.dynamics(problem, optimizer, state0, method, **type(problem).theory_options)
-    if not isinstance(dyn, ODE):
-        raise TypeError(f"fluctuations needs an ODE theory ({problem.family} method {method!r} "
-                        f"is a {type(dyn).__name__})")
-    x0, unravel = ravel_pytree(dyn.init)
+    x0 = ravel_pytree(state0)[0]
     n = x0.shape[0]
     if init_covariance is None:
         random_start = init is None and getattr(problem, "init", None) is None
-        init_covariance = problem.initial_covariance(dyn.init) if random_start else \
+        init_covariance = problem.initial_covariance(state0) if random_start else \
             jnp.zeros((n, n), x0.dtype)
     sigma0 = jnp.asarray(init_covariance, x0.dtype)
     if sigma0.shape != (n, n):
         raise ValueError(f"init_covariance must have shape ({n}, {n}) (got {sigma0.shape})")
     grid = record_grid(horizon, problem.clock(optimizer))
     times = jnp.asarray(grid.times, x0.dtype)
-    means, covs = _solve(problem, optimizer, dyn, unravel, x0, sigma0 / d, times, float(d),
-                         problem.ode_tolerances)
-    risk, risk_var, obs, obs_var = _delta_method(dyn.observe, unravel, means, covs)
+    kind = type(theory.dynamics(problem, optimizer, state0, method, **dict(options))).__name__
+    if kind != "ODE":
+        raise TypeError(f"fluctuations needs an ODE theory ({problem.family} method {method!r} "
+                        f"is a {kind})")
+    means, covs, risk, risk_var, obs, obs_var = _solve(
+        theory.dynamics, problem, optimizer, state0, sigma0 / d, times, jnp.asarray(d, x0.dtype),
+        method, options, problem.ode_tolerances)
     std = lambda v: np.sqrt(np.maximum(np.asarray(v), 0.0))
     return Spread(np.asarray(times), int(d), np.asarray(risk), std(risk_var),
                   {k: np.asarray(v) for k, v in obs.items()},
                   {k: std(v) for k, v in obs_var.items()},
-                  np.asarray(means), np.asarray(covs), state_names(dyn.init))
+                  np.asarray(means), np.asarray(covs), state_names(state0))
 
 
 def state_names(state) -> tuple:
@@ -120,8 +122,13 @@ def state_names(state) -> tuple:
     return tuple(names)
 
 
-def _solve(problem, optimizer, dyn, unravel, x0, sigma0, times, d, tolerances):
+@eqx.filter_jit
+def _solve(dynamics, problem, optimizer, state0, sigma0, times, d, method, options, tolerances):
+    """One compiled program per theory and shapes: the mean and the Lyapunov ODE together,
+    then the delta method at the record times."""
     rtol, atol, max_steps = tolerances
+    dyn = dynamics(problem, optimizer, state0, method, **dict(options))
+    x0, unravel = ravel_pytree(dyn.init)
 
     def flat_field(t, x):
         return ravel_pytree(dyn.vector_field(t, unravel(x), None))[0]
@@ -132,12 +139,12 @@ def _solve(problem, optimizer, dyn, unravel, x0, sigma0, times, d, tolerances):
         noise = problem.increment_covariance(optimizer, unravel(x), t)
         return flat_field(t, x), jac @ sigma + sigma @ jac.T + noise / d
 
-    run = jax.jit(lambda x0, s0, ts: diffrax.diffeqsolve(
-        diffrax.ODETerm(field), diffrax.Tsit5(), t0=0.0, t1=ts[-1], dt0=None, y0=(x0, s0),
-        saveat=diffrax.SaveAt(ts=ts), max_steps=max_steps,
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol)).ys)
-    means, covs = run(x0, sigma0, times)
-    return means, 0.5 * (covs + jnp.swapaxes(covs, 1, 2))
+    means, covs = diffrax.diffeqsolve(
+        diffrax.ODETerm(field), diffrax.Tsit5(), t0=0.0, t1=times[-1], dt0=None,
+        y0=(x0, sigma0), saveat=diffrax.SaveAt(ts=times), max_steps=max_steps,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol)).ys
+    covs = 0.5 * (covs + jnp.swapaxes(covs, 1, 2))
+    return (means, covs) + _delta_method(dyn.observe, unravel, means, covs)
 
 
 def _delta_method(observe, unravel, means, covs):
@@ -177,7 +184,8 @@ class SpreadScore(NamedTuple):
 def spread_score(sim, spread: Spread, observable: str = "risk", *, min_t: float = 0.0,
                  relative_floor: float = 1e-9) -> SpreadScore:
     """Score a simulation's seed-to-seed spread against `spread` at their shared times > min_t
-    (the simulation recorded on the same grid). The standard error of a sample standard
+    (the prediction interpolated linearly to the simulation's record times; record the spread
+    on the same grid, or finely, for a faithful score). The standard error of a sample standard
     deviation s of S runs is s·sqrt((k − 1)/S)/2 with k the sample kurtosis (Gaussian: k = 3).
     Checkpoints whose predicted spread is below `relative_floor` times the mean are skipped."""
     values = np.asarray(sim.values(observable), dtype=np.float64)
@@ -186,11 +194,12 @@ def spread_score(sim, spread: Spread, observable: str = "risk", *, min_t: float 
     if seeds < 4:
         raise ValueError(f"spread_score needs >= 4 finite seeds (got {seeds})")
     t_sim = np.asarray(sim.t, dtype=np.float64)
-    if t_sim.shape != spread.t.shape or not np.allclose(t_sim, spread.t, rtol=1e-9, atol=1e-12):
-        raise ValueError("spread_score: the simulation and the spread must share their record "
-                         "times (same t, num_points, spacing)")
-    predicted = spread.std(observable)
-    scale = np.abs(spread.mean(observable))
+    span = spread.t[-1] - spread.t[0]
+    if t_sim[0] < spread.t[0] - 1e-9 * span or t_sim[-1] > spread.t[-1] + 1e-6 * span:
+        raise ValueError(f"spread_score: the simulation's times [{t_sim[0]:g}, {t_sim[-1]:g}] "
+                         f"must lie within the spread's [{spread.t[0]:g}, {spread.t[-1]:g}]")
+    predicted = np.interp(t_sim, spread.t, spread.std(observable))
+    scale = np.abs(np.interp(t_sim, spread.t, spread.mean(observable)))
     keep = (t_sim > min_t) & (predicted > relative_floor * np.maximum(scale, 1e-300))
     dev = values[:, keep] - values[:, keep].mean(axis=0)
     var = np.sum(dev**2, axis=0) / (seeds - 1)
