@@ -114,13 +114,17 @@ def escape_times(problem, optimizer, *, d: int, fixed_point, observable: str = "
     r = np.real(right[:, k])
     left_all = np.linalg.inv(right)
     l = np.real(left_all[k]) / np.real(left_all[k] @ right[:, k])
-    noise = float(l @ np.asarray(problem.increment_covariance(optimizer, dyn.init, 0.0)) @ l)
+    noise = max(float(l @ np.asarray(problem.increment_covariance(optimizer, dyn.init, 0.0)) @ l),
+                0.0)  # a Monte Carlo D may give -1e-17 along a noiseless mode
     n = x_star.shape[0]
     if init_covariance is None:
         init_covariance = problem.initial_covariance(dyn.init) if random_start else np.zeros((n, n))
     sigma0 = np.asarray(init_covariance, dtype=float)
     if sigma0.shape != (n, n):
         raise ValueError(f"init_covariance must have shape ({n}, {n}) (got {sigma0.shape})")
+    if not (noise > 1e-12 * abs(rate) or float(l @ sigma0 @ l) > 0):
+        raise ValueError("no noise along the unstable mode at fixed_point (D0 = "
+                         f"{noise:.3g}): runs from it never leave; start them off it")
     t_eps = _ode_escape(dyn, unravel, x_star + eps * jnp.asarray(r, x_star.dtype), rate, eps,
                         observable, threshold, problem.ode_tolerances)
     return EscapeTimes(int(d), rate, noise, float(l @ sigma0 @ l), t_eps, float(eps), r, l)
