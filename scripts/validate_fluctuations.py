@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from hild import simulate  # noqa: E402
 from hild import theory as th  # noqa: E402
 from hild.theory.committee import CommitteeMachine, Overlaps  # noqa: E402
+from hild.theory.gaussian_mixture import GaussianMixture  # noqa: E402
 from hild.theory.fluctuations import fluctuations, spread_score  # noqa: E402
 from hild.theory.single_index import SingleIndex  # noqa: E402
 
@@ -30,6 +31,8 @@ CASES = {
         SingleIndex("erf", noise=0.2), th.SGD(0.5), 6.0, ("m", lambda s: s.m)),
     "single_index relu, random start": (
         SingleIndex("relu"), th.SGD(0.3), 6.0, ("q", lambda s: s.q)),
+    "Gaussian mixture rho=0.3, logistic, random start": (
+        GaussianMixture(0.3), th.SGD(0.5), 6.0, ("b", lambda s: s.b)),
     "committee K=M=2 erf, noise 0.1, fixed start": (
         CommitteeMachine(2, 2, "erf", noise=0.1, init=Overlaps(
             jnp.array([[0.2, 0.01], [0.01, 0.15]]), jnp.array([[0.05, 0.0], [0.0, 0.02]]),
@@ -51,8 +54,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=512)
     parser.add_argument("--dims", type=int, nargs="+", default=[100, 400])
+    parser.add_argument("--only", default=None, help="run the cases whose name contains this")
     args = parser.parse_args()
     for name, (problem, opt, horizon, (coord, getter)) in CASES.items():
+        if args.only and args.only not in name:
+            continue
         for d in args.dims:
             start = time.time()
             sim = simulate(problem, opt, t=horizon, num_points=7, d=d, seeds=args.seeds, key=7,
