@@ -57,6 +57,43 @@ def _run_theory(job: config_mod.Job, method: str | None = None) -> Curve:
         raise ConfigError(f"theory: {err}") from None
 
 
+def _theory_spread(job: config_mod.Job, sim_curve: Curve | None):
+    """With `[plot] spread = true`: the linear-noise spread of one run at the simulation's d
+    and times (docs/theory.md, Finite-d fluctuations), for a family that supplies it and a
+    theory from the default start; else None (printed why)."""
+    from hild.theory.fluctuations import fluctuations, has_fluctuations
+
+    if sim_curve is None or not job.plot.get("spread"):
+        return None
+    if not has_fluctuations(job.problem) or job.theory.get("init") is not None:
+        print(f"spread: not drawn ({job.problem.family} has no increment_covariance)"
+              if not has_fluctuations(job.problem) else
+              "spread: not drawn (the band is of runs from the family's default start; "
+              "[theory] init is set)")
+        return None
+    try:
+        spread = fluctuations(job.problem, job.optimizer, d=int(sim_curve.metadata["d"]),
+                              save_at=np.asarray(sim_curve.t), method=job.theory.get("method"))
+    except (TypeError, ValueError) as err:
+        print(f"spread: not drawn ({err})")
+        return None
+    print(f"spread: theory band of one run at d = {spread.d} (linear-noise expansion)")
+    return spread
+
+
+def _spread_scores(sim_curve: Curve, spread) -> dict:
+    """Measured / predicted std of runs per quantity (median over checkpoints, its SE)."""
+    from hild.theory.fluctuations import spread_score
+
+    out = {}
+    for name in ["risk", *spread.observables]:
+        try:
+            out[name] = spread_score(sim_curve, spread, name).summary()
+        except ValueError as err:
+            out[name] = {"skipped": str(err)}
+    return out
+
+
 def _no_theory(job: config_mod.Job) -> str:
     """Why the job's optimizer has no theory (the one line `theory_for` gives)."""
     try:
@@ -132,6 +169,7 @@ def cmd_run(args) -> int:
         sim_curve = _run_simulation(job, args.quiet)
         print(_summary("simulation", sim_curve))
     reports = {}
+    spread = _theory_spread(job, sim_curve) if theory_curve is not None else None
     if theory_curve is not None and sim_curve is not None:
         for name in _observables(theory_curve):
             reports[name] = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS,
@@ -156,7 +194,8 @@ def cmd_run(args) -> int:
         for name in _observables(theory_curve or sim_curve):
             fig = overlay(theory_curve, sim_curve, logy=job.plot["logy"], logx=job.plot["logx"],
                           max_seeds=job.plot["max_seeds"], observable=name,
-                          references=references if name == "risk" else ())
+                          references=references if name == "risk" else (),
+                          **({"spread": spread} if spread is not None else {}))
             suffix = "" if name == "risk" else f"_{name}"
             _write_figure(fig, folder / f"{base}{suffix}.png")
         if reports:
@@ -168,6 +207,8 @@ def cmd_run(args) -> int:
             if job.reference_methods:
                 summary["methods"] = {m: reports[f"method:{m}"].to_dict()
                                       for m in job.reference_methods}
+            if spread is not None:
+                summary["spread"] = _spread_scores(sim_curve, spread)
             atomic_write_text(folder / "agreement.json", json.dumps(summary, indent=2))
         _write_config(job, folder)
     return 0

@@ -244,9 +244,9 @@ def _parse_scaling(table: Table | None) -> dict[str, Any] | None:
 
 
 def _parse_plot(table: Table | None) -> dict[str, Any]:
-    plot = {"logy": True, "logx": False, "max_seeds": 20}
+    plot = {"logy": True, "logx": False, "max_seeds": 20, "spread": False}
     if table is not None:
-        for key in ("logy", "logx"):
+        for key in ("logy", "logx", "spread"):
             if table.has(key):
                 value = table.raw(key)
                 if not isinstance(value, bool):

@@ -33,6 +33,7 @@ def overlay(
     title: str | None = None,
     observable: str = "risk",
     references: Sequence[Curve] = (),
+    spread=None,
 ) -> Figure:
     """Plot a theory curve (line), and a simulation: mean ± one standard error (band) with up
     to `max_seeds` individual seeds drawn faintly.
@@ -41,7 +42,9 @@ def overlay(
     comes from the family). `references` are further theory curves of other methods (e.g. a
     Gaussian approximation), drawn dashed with their method's label. Pass `ax` to draw several overlays on one axis (then `label`
     tells them apart and the theory line takes `color` too); the figure of `ax` is returned.
-    Where theory diverged a dashed vertical line marks its step (or time).
+    Where theory diverged a dashed vertical line marks its step (or time). `spread` (a
+    `theory.fluctuations.Spread`) adds the predicted ± one standard deviation of one run
+    around the theory (hatched) and, with a simulation, the measured one (dotted lines).
     """
     if theory is None and sim is None:
         raise ValueError("overlay needs a theory curve, a simulation, or both")
@@ -99,6 +102,8 @@ def overlay(
             when = f"step {step}" if step >= 0 else f"t = {t_div:.3g}"
             ax.axvline(t_div, color=line_color, ls="--", lw=1,
                        label=f"{label + ': ' if label else ''}theory diverged ({when})")
+    if spread is not None:
+        _draw_spread(ax, spread, sim, observable, logy, color)
     for i, ref_curve in enumerate(references):
         method = ref_curve.metadata.get("method_label", ref_curve.metadata.get("method"))
         ax.plot(np.asarray(ref_curve.t), _finite(ref_curve.values(observable), logy), "--",
@@ -120,6 +125,25 @@ def overlay(
     if title:
         ax.set_title(title, fontsize=9)
     return fig
+
+
+def _draw_spread(ax: Axes, spread, sim: Curve | None, observable: str, logy: bool,
+                 color: str) -> None:
+    """The linear-noise band of one run (theory) and the runs' own mean ± one std."""
+    t = np.asarray(spread.t, dtype=np.float64)
+    mean, std = spread.mean(observable), spread.std(observable)
+    ax.fill_between(t, _finite(mean - std, logy), _finite(mean + std, logy), facecolor="none",
+                    edgecolor="0.35", hatch="////", lw=0, zorder=2,
+                    label=f"theory ± 1 sd of one run (d={spread.d}, linear noise)")
+    if sim is not None:
+        values = sim.values(observable)
+        finite = values[np.all(np.isfinite(values), axis=1)]
+        if len(finite) >= 2:
+            m, s = finite.mean(axis=0), finite.std(axis=0, ddof=1)
+            st = np.asarray(sim.t, dtype=np.float64)
+            ax.plot(st, _finite(m - s, logy), ":", color=color, lw=1.1, zorder=3,
+                    label="simulation mean ± 1 sd of runs")
+            ax.plot(st, _finite(m + s, logy), ":", color=color, lw=1.1, zorder=3)
 
 
 def y_label(curve: Curve, observable: str = "risk") -> str:

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from . import _committee_noise
 from ._activations import AbstractActivation, make_activation
 from ._committee_ode import (Overlaps, norm_limit, observed_risk, overlaps_to_config,
                              vector_field)
@@ -255,6 +256,14 @@ class CommitteeMachine(AbstractProblem):
         name = self.activation if isinstance(self.activation, str) else self.act.name
         layer = "trained v" if self.train_second_layer else "fixed v"
         return f"committee K={self.K}, M={self.M}, {name}, {layer}, σ={float(self.noise):g}"
+
+    def increment_covariance(self, optimizer: SGD, state: Overlaps, t) -> Array:
+        """D of the linear-noise expansion (`theory.fluctuations`; `_committee_noise`)."""
+        return _committee_noise.increment_covariance(self, optimizer, state, t)
+
+    def initial_covariance(self, state: Overlaps) -> Array:
+        """d·Cov of (Q, R, v) at a random start (`_committee_noise`)."""
+        return _committee_noise.initial_covariance(self, state)
 
 
 @register_theory(CommitteeMachine, SGD)

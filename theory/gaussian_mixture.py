@@ -35,6 +35,7 @@ import numpy as np
 from jax.scipy.stats import norm
 from jaxtyping import Array
 
+from . import _mixture_noise
 from ._family import ODE, AbstractProblem, BenchCase, Observation
 from ._theories import register_theory
 from .checks import check_integer, check_range, is_concrete
@@ -209,6 +210,14 @@ class GaussianMixture(AbstractProblem):
         weights = "" if w == [1.0, 1.0] else f", ω=({w[0]:.3g}, {w[1]:.3g})"
         return (f"Gaussian mixture ρ={float(self.rho):g}, Δ={float(self.delta):g}, "
                 f"{self.loss} loss{weights}")
+
+    def increment_covariance(self, optimizer: SGD, state: MixtureState, t) -> Array:
+        """D of the linear-noise expansion (`theory.fluctuations`; `_mixture_noise`)."""
+        return _mixture_noise.increment_covariance(self, optimizer, state, t)
+
+    def initial_covariance(self, state: MixtureState) -> Array:
+        """d·Cov of (m, q, b) at the random start (`_mixture_noise`)."""
+        return _mixture_noise.initial_covariance(self, state)
 
 
 @register_theory(GaussianMixture, SGD)

@@ -11,6 +11,7 @@ stability line on a phase diagram, no `hild bench`, no `hild scaling`.
 | `ScalingLaw` | `with_model_size(d, replica)`, `compute_optimal_exponents()` | `hild scaling` |
 | `Benchmarked` | `bench_case(quick)` (a classmethod) | `hild bench` |
 | `Analysed` | `analyse(optimizer, state, t_end, ode, **options)` | `predict`'s metadata (e.g. a plateau) |
+| `Fluctuating` | `increment_covariance(optimizer, state, t)`, `initial_covariance(state)` | `theory.fluctuations` (the spread of runs), `hild compare`'s band |
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ class Analysed(Protocol):
         """Extra metadata computed after a concrete prediction (e.g. a plateau)."""
 
 
+@runtime_checkable
+class Fluctuating(Protocol):
+    """What the linear-noise expansion (`theory.fluctuations`, docs/theory.md, Finite-d
+    fluctuations) needs beyond the ODE; matrices in the order of
+    `jax.flatten_util.ravel_pytree(state)`."""
+
+    def increment_covariance(self, optimizer, state, t) -> Any:
+        """D(x, t): d times the covariance per unit t of the order parameters' increments
+        (for one fresh sample per d-th of t: d times the covariance of one sample's
+        contribution to the vector field)."""
+
+    def initial_covariance(self, state) -> Any:
+        """d times the covariance across seeds of the order parameters of the random start."""
+
+
 def risk_label(problem) -> str:
     """The family's y-axis label of the risk, or the default `risk ½E[(f − f*)²]`."""
     return problem.risk_label() if hasattr(problem, "risk_label") else DEFAULT_RISK_LABEL
@@ -84,5 +100,5 @@ def example_config(cls) -> Path | None:
     return getattr(cls, "example_config", None)
 
 
-__all__ = ["Presentation", "Tunable", "ScalingLaw", "Benchmarked", "Analysed",
+__all__ = ["Presentation", "Tunable", "ScalingLaw", "Benchmarked", "Analysed", "Fluctuating",
            "DEFAULT_RISK_LABEL", "risk_label", "observable_labels", "example_config"]

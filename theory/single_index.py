@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from . import _single_index_noise
 from ._activations import Erf, Relu
 from ._family import ODE, AbstractProblem, BenchCase, Observation
 from ._links import hermite_coefficients, information_exponent, link_name, make_link
@@ -282,6 +283,16 @@ class SingleIndex(AbstractProblem):
         extra = ", spherical" if self.spherical else ""
         extra += f", κ={float(self.weight_decay):g}" if float(self.weight_decay) else ""
         return f"single-index {names}, {self.loss} loss, σ={float(self.noise):g}{extra}"
+
+    # ---------------------------------------------------------------- finite-d spread
+
+    def increment_covariance(self, optimizer: SGD, state: SingleIndexState, t) -> Array:
+        """D of the linear-noise expansion (`theory.fluctuations`; `_single_index_noise`)."""
+        return _single_index_noise.increment_covariance(self, optimizer, state, t)
+
+    def initial_covariance(self, state: SingleIndexState) -> Array:
+        """d·Cov of (m, q) at the random start (`_single_index_noise`)."""
+        return _single_index_noise.initial_covariance(self, state)
 
 
 @register_theory(SingleIndex, SGD)
