@@ -57,6 +57,25 @@ class GLMSimulation(AbstractSimulation):
         data = 0.5 * (y - f) ** 2 if problem.loss == "square" else jax.nn.softplus(-y * f)
         return jnp.mean(data) + 0.5 * problem.weight_decay.astype(w.dtype) * (w @ w) / d
 
+    def line_search_oracle(self, problem, fixed, params, sample):
+        r"""(slope, curvature) at s = 0 of $s \mapsto E_{\rm batch}[R(w - s\hat g)]$: the slope
+        $\nabla R\cdot\nabla L$ and the mean part $\nabla L^\top\nabla^2R\,\nabla L$ exactly
+        (autodiff of the population risk at w), the noise part
+        $\mathrm{tr}(\nabla^2R\,\mathrm{Cov}\,\hat g)$ at leading order in 1/d,
+        $2\partial_QR\,E[\mathcal E^2]\,\overline{\lambda^2}/(Bd)$ (docs/theory.md, Anisotropic
+        inputs: adaptive rates)."""
+        w = params["weights"]
+        d, batch = w.shape[0], sample[0].shape[0]
+        risk = lambda w: self.observe(problem, fixed, {"weights": w}).risk
+        grad_r = jax.grad(risk)(w)
+        grad_l = grad_r + problem.weight_decay.astype(w.dtype) * w / d
+        hvp = jax.jvp(jax.grad(risk), (w,), (grad_l,))[1]
+        agg = problem.aggregate(self.observe(problem, fixed, params).state)
+        dr_dq = jax.grad(problem.base.risk, argnums=1)(agg.m, agg.q)
+        e2 = problem.base.expectations(agg.m, agg.q)[2]
+        noise = 2 * dr_dq * e2 * jnp.mean(fixed[1] ** 4) / (batch * d)
+        return grad_r @ grad_l, grad_l @ hvp + noise
+
     def observe(self, problem, fixed, params) -> Observation:
         teacher = fixed[0]
         w = params["weights"]

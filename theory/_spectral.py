@@ -63,3 +63,20 @@ def checked_teacher(name: str, teacher, spectrum: np.ndarray) -> np.ndarray:
         got = f"{float(gram[0, 0]):.6g}" if single else f"max deviation {err:.3g}"
         raise ValueError(f"{name} must be normalised in the data's metric, {what} (got {got})")
     return teacher
+
+
+def random_teacher(spectrum: np.ndarray, M: int, seed: int = 0) -> np.ndarray:
+    r"""M Gaussian directions (rows) made orthonormal in the data's metric,
+    $\Theta\Lambda\Theta^\top = I_M$ (numpy's generator with `seed`)."""
+    rows = np.random.default_rng(seed).standard_normal((M, spectrum.size))
+    gram = (rows * spectrum[None, :]) @ rows.T
+    vals, vecs = np.linalg.eigh(gram)
+    return (vecs / np.sqrt(vals)[None, :]) @ vecs.T @ rows
+
+
+def teacher_groups(teacher: np.ndarray, groups: Groups) -> np.ndarray:
+    r"""$T_g = \sum_{i\in g}\theta^*_{\cdot i}\theta^{*\top}_{\cdot i}$ per group (G, M, M)."""
+    outer = teacher[:, None, :] * teacher[None, :, :]
+    sums = np.stack([np.bincount(groups.index, row, minlength=groups.eigs.size)
+                     for row in outer.reshape(-1, teacher.shape[1])])
+    return np.moveaxis(sums.reshape(teacher.shape[0], teacher.shape[0], -1), -1, 0)

@@ -27,6 +27,7 @@ import numpy as np
 from jaxtyping import Array
 
 from ._family import ODE, AbstractProblem, Observation
+from .adaptive import AdaptiveSGD
 from ._links import link_name
 from ._spectral import checked_spectrum, checked_teacher, group_spectrum
 from ._theories import register_theory
@@ -97,8 +98,11 @@ class GLM(AbstractProblem):
         if teacher.shape[0] != 1:
             raise ValueError(f"GLM.teacher must be one direction (got {teacher.shape[0]}; "
                              "several teacher directions are the multi_index family)")
-        base = SingleIndex(link, activation, loss, noise, weight_decay, init_scale=init_scale,
-                           quadrature=quadrature)
+        try:
+            base = SingleIndex(link, activation, loss, noise, weight_decay, init_scale=init_scale,
+                               quadrature=quadrature)
+        except ValueError as err:  # the same fields, named as this family's
+            raise ValueError(str(err).replace("SingleIndex.", "GLM.")) from None
         self.link, self.activation, self.loss = base.link, base.activation, base.loss
         self.noise, self.weight_decay, self.init_scale = base.noise, base.weight_decay, base.init_scale
         self.quadrature = base.quadrature
@@ -190,6 +194,70 @@ def sgd_theory(problem: GLM, optimizer: SGD, state: GLMState, method: str) -> OD
         return glm_drift(problem, s, eta)
 
     return ODE(state, field, problem.observe, problem.divergence_floor(), "per-eigenvalue ODE")
+
+
+def line_search_terms(problem: GLM, state: GLMState) -> tuple[Array, Array]:
+    r"""d × (slope, curvature) at s = 0 of $s \mapsto E_{\rm batch}[R(w - s\hat g)]$ at leading
+    order in 1/d (docs/theory.md, Anisotropic inputs: adaptive rates): with
+    $\nabla R = -\Lambda(a_1w + a_2w^*)/d$, slope $= \nabla R\cdot E\hat g$ and the curvature
+    $\mathrm{tr}(\nabla^2R\,\mathrm{Cov}\,\hat g) = -a_1E[\mathcal E^2]\,\overline{\lambda^2}/(Bd)$
+    ($\nabla^2 R = 2\partial_QR\,\Lambda/d$ + rank two, $2\partial_Q R = -a_1$ by Stein's lemma;
+    the batch's unit; B is applied by the caller)."""
+    dtype = state.m.dtype
+    lam, t = problem.group_eigs.astype(dtype), problem.group_teacher.astype(dtype)
+    agg = problem.aggregate(state)
+    e_teacher, e_student, e2, _ = problem.base.expectations(agg.m, agg.q)
+    a1, a2 = solve2(agg.q, agg.m, 1.0, e_student, e_teacher)
+    kappa = problem.weight_decay.astype(dtype)
+    slope = jnp.sum(lam**2 * (a1**2 * state.q + 2 * a1 * a2 * state.m + a2**2 * t)) \
+        - kappa * jnp.sum(lam * (a1 * state.q + a2 * state.m))
+    lam2 = jnp.mean(problem.spectrum.astype(dtype) ** 2)
+    return slope, -a1 * e2 * lam2
+
+
+def adaptive_rate(problem: GLM, optimizer: AdaptiveSGD, state: GLMState, acc: Array) -> Array:
+    """The rate's deterministic high-d value: η/√acc (AdaGrad-norm) or η·slope/curvature
+    (line search)."""
+    if optimizer.rule == "adagrad_norm":
+        return optimizer.checked_lr() / jnp.sqrt(acc)
+    slope, curvature = line_search_terms(problem, state)
+    return optimizer.checked_lr() * jnp.asarray(optimizer.batch, slope.dtype) * slope / curvature
+
+
+def _check_adaptive(problem: GLM, optimizer: AdaptiveSGD, method: str) -> None:
+    if optimizer.rule == "polyak":
+        raise ValueError("AdaptiveSGD.rule 'polyak' has no theory on glm: its rate f_B/(d‖ĝ‖²) is "
+                         "a ratio of two batch means that does not concentrate for a nonlinear "
+                         "link at fixed batch (and is O(1/d) in this family's units)")
+
+
+@register_theory(GLM, AdaptiveSGD, check=_check_adaptive)
+def adaptive_theory(problem: GLM, optimizer: AdaptiveSGD, state: GLMState, method: str) -> ODE:
+    r"""The per-eigenvalue ODEs at the rate's deterministic value, the rate as observable `lr`.
+    AdaGrad-norm's accumulator $b^2$ grows per unit t by $d\,E\|\hat g\|^2 =
+    \mathrm{tr}\Lambda\,E[\mathcal E^2]/B$ at leading order, so an O(1) rate needs η and b0 ∝ √d
+    (The High Line's normalisation $b^2 + \frac1d\sum_j\|\nabla f_j\|^2$)."""
+    batch = jnp.asarray(optimizer.batch)
+
+    def field(t, y, args):
+        s, acc = y
+        rate = adaptive_rate(problem, optimizer, s, acc)
+        if optimizer.rule == "adagrad_norm":
+            agg = problem.aggregate(s)
+            e2 = problem.base.expectations(agg.m, agg.q)[2]
+            grad2 = jnp.sum(problem.spectrum.astype(s.m.dtype)) * e2 / batch
+        else:
+            grad2 = jnp.zeros_like(acc)
+        return glm_drift(problem, s, rate / batch), grad2
+
+    def observe(y):
+        s, acc = y
+        obs = problem.observe(s)
+        return Observation(obs.risk, {**obs.observables,
+                                      "lr": adaptive_rate(problem, optimizer, s, acc)}, s)
+
+    init = (state, (optimizer.b0**2).astype(state.m.dtype))
+    return ODE(init, field, observe, problem.divergence_floor(), "per-eigenvalue ODE, deterministic rate")
 
 
 __all__ = ["GLM", "GLMState"]
