@@ -44,7 +44,7 @@ class GLMSimulation(AbstractSimulation):
         """Inputs $x = \\sqrt\\lambda\\,z$ (B, d) and noisy labels y (B,)."""
         teacher, root_lam, noise = fixed
         kx, kn = jax.random.split(key)
-        x = jax.random.normal(kx, (batch, teacher.shape[0]), teacher.dtype) * root_lam
+        x = jax.random.normal(kx, (batch, teacher.shape[0]), teacher.dtype) * root_lam[None, :]
         y = problem.base.g(x @ teacher / math.sqrt(teacher.shape[0]))
         return x, y + noise * jax.random.normal(kn, (batch,), teacher.dtype)
 

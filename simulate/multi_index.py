@@ -41,7 +41,7 @@ class MultiIndexSimulation(AbstractSimulation):
         W_star, root_lam, _, v_star, noise = fixed
         d, dtype = W_star.shape[1], W_star.dtype
         kx, kn = jax.random.split(key)
-        x = jax.random.normal(kx, (batch, d), dtype) * root_lam
+        x = jax.random.normal(kx, (batch, d), dtype) * root_lam[None, :]
         act = problem.base.act
         return x, act(x @ W_star.T / math.sqrt(d)) @ v_star + noise * jax.random.normal(kn, (batch,), dtype)
 

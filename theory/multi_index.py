@@ -205,11 +205,12 @@ def multi_index_field(problem: MultiIndex, optimizer: SGD):
         P = jnp.linalg.solve(cov, H.T).T
         Ps, Pt = P[:, :K], P[:, K:]
         kappa = problem.weight_decay.astype(dtype)
-        A = lam * (Ps @ s.Q + Pt @ jnp.swapaxes(s.R, -1, -2))
+        A = lam * (jnp.einsum("kl,glj->gkj", Ps, s.Q) + jnp.einsum("km,glm->gkl", Pt, s.R))
         noise = (s.v[:, None] * s.v[None, :]) * (_noise_moment(base, cov, u)
                                                  + base.noise.astype(dtype) ** 2 * cross[:, :K])
-        dQ = eta * (A + jnp.swapaxes(A, -1, -2) - 2 * kappa * s.Q) + eta**2 * lam * frac * noise
-        dR = eta * (lam * (Ps @ s.R + Pt @ T_g) - kappa * s.R)
+        dQ = eta * (A + jnp.swapaxes(A, -1, -2) - 2 * kappa * s.Q) + eta**2 * lam * frac * noise[None]
+        dR = eta * (lam * (jnp.einsum("kl,glm->gkm", Ps, s.R) + jnp.einsum("kn,gnm->gkm", Pt, T_g))
+                    - kappa * s.R)
         if problem.train_second_layer:
             eta_v = optimizer.lr_at(t, "second_layer").astype(dtype) / (1.0 - beta) / batch
             dv = -eta_v * (i2 @ u)
