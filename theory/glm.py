@@ -37,6 +37,10 @@ from .single_index import DEFAULT_QUADRATURE, LOSSES, SingleIndex, SingleIndexSt
 from .spectra import Spectrum, Teacher, flat_teacher
 
 
+GROUP_OBSERVABLES = 4
+"""Spectra with at most this many distinct eigenvalues record each group's learned part."""
+
+
 class GLMState(eqx.Module, Configurable):
     r"""Per distinct eigenvalue: $m_g = \sum_{i\in g}w_iw^*_i/d$, $q_g = \sum_{i\in g}w_i^2/d$
     (last axis: groups, in decreasing eigenvalue)."""
@@ -129,9 +133,18 @@ class GLM(AbstractProblem):
         return SingleIndexState(state.m @ lam, state.q @ lam)
 
     def observe(self, state: GLMState) -> Observation:
-        """`SingleIndex.observe` at the aggregate (M, Q): risk, alignment |M|/√Q, test error."""
+        """`SingleIndex.observe` at the aggregate (M, Q): risk, alignment |M|/√Q, test error;
+        with at most `GROUP_OBSERVABLES` distinct eigenvalues also `learned_<g>` = m_g/t_g,
+        the part of the teacher's component in group g (1-based, decreasing λ) learned."""
         obs = self.base.observe(self.aggregate(state))
-        return Observation(obs.risk, obs.observables, state)
+        extras = dict(obs.observables)
+        groups = self.group_eigs.shape[0]
+        if groups <= GROUP_OBSERVABLES:
+            t = self.group_teacher.astype(state.m.dtype)
+            safe = jnp.where(t > 0, t, 1.0)
+            for g in range(groups):
+                extras[f"learned_{g + 1}"] = jnp.where(t[g] > 0, state.m[..., g] / safe[g], 0.0)
+        return Observation(obs.risk, extras, state)
 
     def risk_label(self) -> str:
         return self.base.risk_label()

@@ -36,7 +36,7 @@ from ._family import ODE, AbstractProblem, Observation
 from ._spectral import (checked_spectrum, checked_teacher, group_spectrum, random_teacher,
                         teacher_groups)
 from ._theories import register_theory
-from .checks import check_integer, check_range, check_vector
+from .checks import check_integer, check_memory, check_range
 from .committee import CommitteeMachine, _activation_name
 from .fields import Boolean, Configurable, Integer, Matrix, Number, Numbers, String
 from .optim import SGD
@@ -100,17 +100,20 @@ class MultiIndex(AbstractProblem):
                  init_scale=0.1, quadrature=None):
         check_integer("MultiIndex.K", K, low=1)
         check_integer("MultiIndex.M", M, low=1)
-        spectrum = checked_spectrum("MultiIndex.spectrum", spectrum)
-        teacher = random_teacher(spectrum, int(M)) if teacher is None else teacher
-        teacher = checked_teacher("MultiIndex.teacher", teacher, spectrum)
-        if teacher.shape[0] != M:
-            raise ValueError(f"MultiIndex.teacher must have M = {M} directions (got {teacher.shape[0]})")
         try:
             base = CommitteeMachine(K, M, activation, teacher_second_layer, train_second_layer,
                                     noise, second_layer=second_layer, init_scale=init_scale,
                                     quadrature=quadrature)
         except ValueError as err:  # the same fields, named as this family's
             raise ValueError(str(err).replace("CommitteeMachine.", "MultiIndex.")) from None
+        spectrum = checked_spectrum("MultiIndex.spectrum", spectrum)
+        # the teacher, a student and the per-group state: O((K + M) d) and O(G K (K + M))
+        check_memory("MultiIndex.K, M, spectrum", 8.0 * 4 * (K + M) ** 2 * spectrum.size,
+                     f"K = {K}, M = {M}, d = {spectrum.size}")
+        teacher = random_teacher(spectrum, int(M)) if teacher is None else teacher
+        teacher = checked_teacher("MultiIndex.teacher", teacher, spectrum)
+        if teacher.shape[0] != M:
+            raise ValueError(f"MultiIndex.teacher must have M = {M} directions (got {teacher.shape[0]})")
         self.K, self.M, self.activation = base.K, base.M, base.activation
         self.teacher_second_layer, self.second_layer = base.teacher_second_layer, base.second_layer
         self.train_second_layer, self.noise = base.train_second_layer, base.noise
