@@ -8,7 +8,7 @@ specialisation amplifies the start's O(d^-1/2) fluctuations). Then the cost of o
 of the theory against d for a spectrum without multiplicities (G = d) and one with two
 (G = 2).
 
-`python scripts/validate_anisotropic.py [agreement|cost]` prints one line per case and d.
+`python scripts/validate_anisotropic.py [agreement|adaptive|cost]` prints one line per case and d.
 """
 
 import sys
@@ -68,6 +68,24 @@ def agreement_table(names=None):
         print(f"{name:42s} max abs gap ~ d^{slope:.2f}", flush=True)
 
 
+def adaptive_table(seeds=32, dims=(200, 800)):
+    """AdaGrad-norm (η = 2√d, b0 = √d: an O(1) rate) and the line search on the relu
+    two-bulk GLM, B = 2: max |z| of the risk and of `lr` at t > 0 (5 checkpoints)."""
+    for rule in ("line_search", "adagrad_norm"):
+        for d in dims:
+            problem = GLM(th.spectra.two_bulk(d, 10.0, 0.5), link="relu", noise=0.1)
+            opt = th.AdaptiveSGD(rule, 1.0, batch=2) if rule == "line_search" else \
+                th.AdaptiveSGD(rule, 2.0 * np.sqrt(d), batch=2, b0=np.sqrt(d))
+            curve = th.predict(problem, opt, t=10.0, num_points=6)
+            sim = simulate.simulate(problem, opt, t=10.0, num_points=6, seeds=seeds, key=0,
+                                    dtype="float64")
+            parts = []
+            for what in ("risk", "lr"):
+                report = agreement(curve, sim, observable=what, t_min=1.0)
+                parts.append(f"{what}: max|z|={report.max_abs_z:.2f} max rel gap={report.max_rel:.2e}")
+            print(f"{rule:13s} d={d:4d} seeds={seeds} " + "; ".join(parts), flush=True)
+
+
 def cost(dims=(100, 1000, 10_000)):
     opt = th.SGD(0.5)
     for kind, spectrum in (("G=d", lambda d: th.spectra.power_law(d, 1.0)),
@@ -75,7 +93,7 @@ def cost(dims=(100, 1000, 10_000)):
         for d in dims:
             for label, problem in (("glm relu", GLM(spectrum(d), link="relu")),
                                    ("multi_index K=M=2 erf", MultiIndex(2, 2, spectrum(d)))):
-                th.predict(problem, opt, t=1.0, num_points=2)  # compile
+                th.predict(problem, opt, t=10.0, num_points=2)  # compile
                 start = time.perf_counter()
                 jax.block_until_ready(th.predict(problem, opt, t=10.0, num_points=2).risk)
                 per_t = (time.perf_counter() - start) / 10.0
@@ -87,5 +105,7 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "agreement"
     if what == "cost":
         cost()
+    elif what == "adaptive":
+        adaptive_table()
     else:
         agreement_table(sys.argv[2:])
