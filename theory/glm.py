@@ -31,7 +31,7 @@ from .adaptive import AdaptiveSGD
 from ._links import link_name
 from ._spectral import checked_spectrum, checked_teacher, group_spectrum
 from ._theories import register_theory
-from .fields import Configurable, Integer, Number, Numbers, String
+from .fields import ConfigError, Configurable, Integer, Number, Numbers, String, Table
 from .optim import SGD
 from .single_index import DEFAULT_QUADRATURE, LOSSES, SingleIndex, SingleIndexState
 from .spectra import Spectrum, Teacher, flat_teacher
@@ -155,8 +155,13 @@ class GLM(AbstractProblem):
         if init is None:
             init = GLMState(jnp.zeros_like(self.group_eigs),
                             self.init_scale**2 * self.group_fraction)
+        elif isinstance(init, dict):
+            try:
+                init = GLMState.from_config(Table(init, "init"))
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
         elif not isinstance(init, GLMState):
-            init = GLMState.from_config(init) if isinstance(init, dict) else init
+            raise ValueError(f"init must be a GLMState or a table {{m, q}} (got {type(init).__name__})")
         state = GLMState(jnp.asarray(init.m, float), jnp.asarray(init.q, float))
         groups = self.group_eigs.shape[0]
         if state.m.shape[-1:] != (groups,) or state.q.shape[-1:] != (groups,):
