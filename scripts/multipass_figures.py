@@ -6,14 +6,13 @@ limit at d = 200, isotropic data, σ = 0.5, sampling with replacement), real mul
   each with full-batch GD at the same mean step per epoch (η_GD = αη/B, dashed): the SGD
   noise raises the early-stopping minimum and the late rise (the interpolation peak).
 - docs/multipass_double_descent.png: test risk after E = 4 and 32 epochs against α for
-  B = 8 at η = 0.5 (α = 0.5, 1, 2), with gradient flow at the same mean time (GD at
-  η_GD <= 0.05, dashed).
+  B = 8 at η = 4, with gradient flow at the same mean time (GD at η_GD <= 0.05, dashed).
 - docs/multipass_budget.png (when `budget` batches are listed in `compute`): at a fixed
   sample budget E·n = 4d, the test risk after E epochs over n = 4d/E rows, against E.
 
-`nice python scripts/multipass_figures.py` computes (tens of compilations: ~15 CPU-minutes on
-a loaded machine) and writes the numbers to scripts/multipass_figures.json;
-`--plot` redraws from that file.
+`nice python scripts/multipass_figures.py [early_stopping] [double_descent] [budget]`
+computes those parts (default the first two; each setting is a compilation) into
+scripts/multipass_figures.json and draws; `--plot` redraws from that file.
 """
 
 from __future__ import annotations
@@ -71,41 +70,55 @@ def gd_curve(problem, lr_per_epoch, epochs, points, max_lr=None) -> dict:
             "test": np.asarray(curve.risk).tolist()}
 
 
-def compute() -> dict:
-    out: dict = {"early_stopping": {}, "double_descent": {}, "budget": {}}
-    alpha = 0.8
+def early_stopping(old: dict) -> dict:
+    """(the SGD curves already in `old` are kept: `gd` alone redraws the GD lines)"""
+    alpha, out = 0.8, {}
     problem = problem_at(alpha)
     for i, batch in enumerate((2, 32)):
-        out["early_stopping"][str(batch)] = {
-            "sgd": sgd_curve(problem, 1.0, batch, 60, 30, sim=batch == 2, key=i),
-            "gd": gd_curve(problem, alpha * 1.0 / batch, 60, 40)}
-        print("early stopping", batch, out["early_stopping"][str(batch)]["sgd"].get("max_abs_z"),
-              flush=True)
-    alphas = (0.5, 1.0, 2.0)
-    for batch in (8,):
-        rows = []
-        for a in alphas:
-            p = problem_at(a)
-            row = {"alpha": p.alpha, "sgd": sgd_curve(p, 0.5, batch, 32, 16,
-                                                      sim=a == 1.0, key=7)}
-            print("double descent", batch, a, row["sgd"].get("max_abs_z"), flush=True)
-            rows.append(row)
-        out["double_descent"][str(batch)] = rows
-    out["double_descent"]["flow"] = {}
-    for batch in (8,):
-        out["double_descent"]["flow"][str(batch)] = [
-            gd_curve(problem_at(a), problem_at(a).alpha * 0.5 / batch, 32, 16, max_lr=0.05)
-            for a in alphas]
-    for batch in ():  # not run: the compilations did not fit the session (see docs/theory.md)
+        sgd = old.get(str(batch), {}).get("sgd") or sgd_curve(problem, 1.0, batch, 60, 30,
+                                                              sim=batch == 2, key=i)
+        out[str(batch)] = {"sgd": sgd,
+                           "gd": gd_curve(problem, alpha * 1.0 / batch, 60, 40, max_lr=0.1)}
+        print("early stopping", batch, out[str(batch)]["sgd"].get("max_abs_z"), flush=True)
+    return out
+
+
+def double_descent(old: dict) -> dict:
+    alphas, batch, lr = (0.4, 0.7, 0.9, 1.0, 1.1, 1.5, 2.5), 8, 4.0
+    rows = []
+    for a in alphas:
+        p = problem_at(a)
+        row = {"alpha": p.alpha, "sgd": sgd_curve(p, lr, batch, 32, 16, sim=a == 1.0, key=7)}
+        print("double descent", batch, a, row["sgd"].get("max_abs_z"), flush=True)
+        rows.append(row)
+    flows = [gd_curve(problem_at(a), problem_at(a).alpha * lr / batch, 32, 16, max_lr=0.05)
+             for a in alphas]
+    return {str(batch): rows, "flow": {str(batch): flows}}
+
+
+def budget(old: dict) -> dict:
+    """Not run by default: its 8 compilations did not fit the session (docs/theory.md)."""
+    out = {}
+    for batch in (1, 8):
         rows = []
         for epochs in (1, 2, 4, 8):
             p = problem_at(4.0 / epochs)
-            row = {"epochs": epochs, "sgd": sgd_curve(p, 0.5, batch, epochs, 30,
-                                                      sim=batch == 8 and epochs in (1, 8), key=11)}
-            print("budget", batch, epochs, row["sgd"].get("max_abs_z"), flush=True)
-            rows.append(row)
-        out["budget"][str(batch)] = rows
+            rows.append({"epochs": epochs, "sgd": sgd_curve(p, 0.5, batch, epochs, 30)})
+            print("budget", batch, epochs, flush=True)
+        out[str(batch)] = rows
     return out
+
+
+PARTS = {"early_stopping": early_stopping, "double_descent": double_descent, "budget": budget}
+
+
+def compute(parts) -> dict:
+    """The named parts, merged into the numbers already in scripts/multipass_figures.json."""
+    data = json.loads(DATA.read_text()) if DATA.exists() else {name: {} for name in PARTS}
+    for name in parts:
+        data[name] = PARTS[name](data.get(name, {}))
+        atomic_write(DATA, lambda f: f.write(json.dumps(data)))
+    return data
 
 
 def _save(fig: Figure, name: str) -> None:
@@ -123,10 +136,11 @@ def plot(data: dict) -> None:
             ax.errorbar(e[1:], c["sgd"]["sim_mean"][1:], yerr=2 * np.asarray(c["sgd"]["sim_se"][1:]),
                         fmt="o", ms=3, color=color, lw=1)
         ge, gr = np.asarray(c["gd"]["epochs"]), np.asarray(c["gd"]["test"])
-        ax.loglog(ge[1:], gr[1:], color=color, ls="--", lw=1, label=f"GD, η = αη/B = {0.8 / int(batch):g}")
+        ax.loglog(ge[1:], gr[1:], color=color, ls="--", lw=1,
+                  label=f"GD at the same mean step per epoch, αη/B = {0.8 / int(batch):g}")
         k = int(np.argmin(r))
         ax.plot(e[k], r[k], "*", color=color, ms=9)
-    ax.set(xlabel="epochs", ylabel=r"test risk $\frac12(\theta-\theta^*)^\top\Sigma(\theta-\theta^*)$",
+    ax.set(xlabel="epochs", ylabel=r"test risk $\frac{1}{2}(\theta-\theta^*)^\top\Sigma(\theta-\theta^*)$",
            title="multi-pass SGD (with replacement), α = n/d = 0.8, σ = 0.5, η = 1")
     ax.legend(fontsize=8)
     _save(fig, "multipass_early_stopping.png")
@@ -151,7 +165,7 @@ def plot(data: dict) -> None:
                     j = int(np.argmin(np.abs(np.asarray(c["epochs"]) - t)))
                     ax.errorbar(row["alpha"], c["sim_mean"][j], yerr=2 * c["sim_se"][j], fmt="o",
                                 ms=3.5, color=f"C{i}")
-        ax.set(xlabel="α = n/d", title=f"test risk {label} (η = 0.5)", yscale="log")
+        ax.set(xlabel="α = n/d", title=f"test risk {label} (η = 4)", yscale="log")
     axes[0].set_ylabel("test risk")
     axes[0].legend(fontsize=8)
     _save(fig, "multipass_double_descent.png")
@@ -179,8 +193,8 @@ def plot(data: dict) -> None:
 def main() -> None:
     th.use_compilation_cache()
     if "--plot" not in sys.argv:
-        data = compute()
-        atomic_write(DATA, lambda f: f.write(json.dumps(data)))
+        chosen = [a for a in sys.argv[1:] if a in PARTS]
+        compute(chosen or ["double_descent", "early_stopping"])
     plot(json.loads(DATA.read_text()))
 
 
