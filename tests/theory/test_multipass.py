@@ -93,3 +93,21 @@ def test_bad_input_names_the_field():
         th.predict(MultiPassRegression(spec, 4, sampling="cyclic"), th.SGD(1.0), 4, method="exact")
     with pytest.raises(ValueError, match="use method = 'exact'"):
         th.predict(MultiPassRegression(spec, 4), th.SGD(1.0), 4, method="marginal")
+
+
+@pytest.mark.parametrize("sampling", ["reshuffle", "cyclic"])
+def test_without_replacement_every_epoch_uses_every_row_once(sampling):
+    """n = 6, B = 4: the rows of steps 0..5 (4 epochs, batches straddling epochs) are 4
+    permutations of the rows; cyclic ones are 0..n-1 each time, reshuffled ones differ."""
+    import jax
+
+    from hild.simulate.multipass import MultiPassSimulation
+
+    problem = MultiPassRegression(th.spectra.isotropic(3), 6, sampling=sampling)
+    x = np.arange(6.0)[:, None] * np.ones((1, 3))
+    fixed = (x, np.arange(6.0), None, None)
+    rows = np.concatenate([np.asarray(MultiPassSimulation().sample_at(
+        problem, fixed, jax.random.key(0), k, 4)[1]) for k in range(6)]).reshape(4, 6)
+    assert all(sorted(epoch) == list(range(6)) for epoch in rows)
+    assert (np.all(rows == np.arange(6)) if sampling == "cyclic"
+            else len({tuple(epoch) for epoch in rows}) > 1)
