@@ -7,8 +7,8 @@ limit at d = 200, isotropic data, σ = 0.5, sampling with replacement), real mul
   noise raises the early-stopping minimum and the late rise (the interpolation peak).
 - docs/multipass_double_descent.png: test risk after E = 4 and 32 epochs against α for
   B = 8 at η = 4, with gradient flow at the same mean time (GD at η_GD <= 0.05, dashed).
-- docs/multipass_budget.png (when `budget` batches are listed in `compute`): at a fixed
-  sample budget E·n = 4d, the test risk after E epochs over n = 4d/E rows, against E.
+- docs/multipass_budget.png (part `budget`, theory only): at a fixed sample budget
+  E·n = 4d, the test risk after E epochs over n = 4d/E rows, against E, B = 1 and 8, η = 0.5.
 
 `nice python scripts/multipass_figures.py [early_stopping] [double_descent] [budget]`
 computes those parts (default the first two; each setting is a compilation) into
@@ -97,7 +97,7 @@ def double_descent(old: dict) -> dict:
 
 
 def budget(old: dict) -> dict:
-    """Not run by default: its 8 compilations did not fit the session (docs/theory.md)."""
+    """Theory only (no simulation), η fixed: E epochs over n = 4d/E rows."""
     out = {}
     for batch in (1, 8):
         rows = []
