@@ -63,8 +63,7 @@ def _draw_all(sim, problem, keys, d, samples, dtype, num_steps, chunk):
         _, fixed, data_key = sim.draw(problem, key, d, dtype)
 
         def block(total, ks):
-            drawn = jax.vmap(lambda k: sim.sample(problem, fixed, jax.random.fold_in(data_key, k),
-                                                  samples))(ks)
+            drawn = jax.vmap(lambda k: sim.sample_at(problem, fixed, data_key, k, samples))(ks)
             return total + sum(jnp.sum(x) for x in jax.tree.leaves(drawn)), None
 
         full = num_steps // chunk

@@ -76,6 +76,12 @@ class AbstractSimulation(eqx.Module):
         """The `batch` fresh samples of one step, drawn with `key` (a pytree of arrays)."""
         raise NotImplementedError
 
+    def sample_at(self, problem, fixed, data_key, step, batch: int) -> Any:
+        """The samples of step `step` (traced): by default `sample` with the key
+        `fold_in(data_key, step)`. A family whose batches depend on the step itself (a pass
+        over a stored data set without replacement) overrides this instead of `sample`."""
+        return self.sample(problem, fixed, jax.random.fold_in(data_key, step), batch)
+
     def rotated_basis(self, problem) -> str | None:
         """None when the simulation runs in the problem's own input coordinates (the
         default); else what basis it runs in (e.g. a covariance's eigenbasis), so that rules

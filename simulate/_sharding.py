@@ -81,6 +81,9 @@ class AlongD(AbstractSimulation):
     def sample(self, problem, fixed, key, batch):
         return self._split(self.inner.sample(problem, fixed, key, batch))
 
+    def sample_at(self, problem, fixed, data_key, step, batch):
+        return self._split(self.inner.sample_at(problem, fixed, data_key, step, batch))
+
     def gradient(self, problem, fixed, params, sample):
         return self._split(self.inner.gradient(problem, fixed, params, sample))
 

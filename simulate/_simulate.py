@@ -182,7 +182,7 @@ def check_step(sim: AbstractSimulation, problem, optimizer, d: int, samples: int
     TypeError here, on the host, naming both."""
     def one(key):
         params, fixed, data_key = sim.draw(problem, key, d, dtype)
-        batch = FreshBatch(sim, problem, fixed, sim.sample(problem, fixed, data_key, samples), d)
+        batch = FreshBatch(sim, problem, fixed, sim.sample_at(problem, fixed, data_key, 0, samples), d)
         return optimizer.update(params, optimizer.init(params, clock), batch, clock)
 
     try:
@@ -241,7 +241,7 @@ def _one_seed(sim: AbstractSimulation, problem, optimizer, key, d, samples, cloc
     params, fixed, data_key = sim.draw(problem, key, d, dtype)
 
     def draw(k):
-        return sim.sample(problem, fixed, jax.random.fold_in(data_key, k), samples)
+        return sim.sample_at(problem, fixed, data_key, k, samples)
 
     def step(carry, k, sample):
         params, opt_state = carry
@@ -277,7 +277,7 @@ def sample_bytes(sim: AbstractSimulation, problem, d: int, samples: int, dtype) 
     """Bytes of one step's samples for one seed (from shapes only; nothing is drawn)."""
     def one(key):
         params, fixed, data_key = sim.draw(problem, key, d, dtype)
-        return sim.sample(problem, fixed, data_key, samples)
+        return sim.sample_at(problem, fixed, data_key, 0, samples)
 
     shapes = jax.eval_shape(one, jax.random.key(0))
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
