@@ -174,6 +174,7 @@ def test_chunked_evaluation_equals_one_block(power_law):
     np.testing.assert_allclose(chunked, whole, rtol=1e-13)
 
 
+@pytest.mark.slow  # a 30-pair grid of the sensing recursion at 200 points (~30 CPU-s)
 def test_samples_to_target_picks_fewest_samples_for_prox_linear():
     """The (step, batch fraction) grid of rank-one sensing, grouped by the iteration-setting
     batch fraction: the choice needs the fewest samples to error 0.01 (η = 8, δ = 4: 3

@@ -62,7 +62,8 @@ def scaling_run(K, ds=(125, 250, 500, 1000), seeds=(128, 64, 48, 32), t_end=1.2,
     return list(ds), zs, gaps
 
 
-@pytest.mark.parametrize("K", [2, 3])
+# K = 3 repeats the K = 2 claim with one more student (8 more compiled programs): slow tier
+@pytest.mark.parametrize("K", [2, pytest.param(3, marks=pytest.mark.slow)])
 def test_erf_agreement_and_d_scaling(K):
     """K = 2 or 3 students, M = 2 erf teachers, η = 0.5, w ~ N(0, I), t in [0, 1.2]: within
     3 SE at every checkpoint for d = 125, 250, 500, 1000, and the per-seed deviation from

@@ -202,6 +202,7 @@ def test_symmetric_plateau():
     assert find_plateau(CommitteeMachine(1, 1), opt) is None
 
 
+@pytest.mark.slow
 def test_xu_du_single_neuron_rates():
     """docs/theory.md, Over-parameterised single neuron (Xu & Du, arXiv 2302.10034): ReLU
     teacher M = 1, student K = 1, 2, 3, v = v* = 1, population gradient flow from a small init
