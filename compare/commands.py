@@ -19,6 +19,7 @@ import numpy as np
 from hild.simulate import initial_states, plan_simulation, simulate
 from hild.theory import ConfigError, Curve, has_theory, predict, theory_for
 from hild.theory.atomic import atomic_write, atomic_write_text
+from hild.theory.stability import rate_note
 
 from . import bench as bench_mod
 from . import bench_devices
@@ -56,6 +57,24 @@ def _run_theory(job: config_mod.Job, method: str | None = None) -> Curve:
         return predict(job.problem, job.optimizer, **job.horizon, **options)
     except (TypeError, ValueError) as err:  # an option the family does not take or allow
         raise ConfigError(f"theory: {err}") from None
+
+
+def _theory_choice(job: config_mod.Job) -> tuple[str | None, dict]:
+    """The [theory] method and the family's own options (what `stability_limit` may take)."""
+    names = type(job.problem).theory_options
+    return job.theory.get("method"), {k: v for k, v in job.theory.items() if k in names}
+
+
+def _print_rate_note(job: config_mod.Job, optimizer=None) -> None:
+    """Before a run: one line when the rate is above the chosen theory's critical rate."""
+    method, options = _theory_choice(job)
+    try:
+        note = rate_note(job.problem, job.optimizer if optimizer is None else optimizer,
+                         method, **options)
+    except (TypeError, ValueError):  # no theory of this pair: the run says so itself
+        return
+    if note:
+        print(note)
 
 
 def _no_theory(job: config_mod.Job) -> str:
@@ -119,6 +138,8 @@ def cmd_run(args) -> int:
             raise ConfigError(f"theory: {missing}")
         print(f"theory: {missing}; drawing the simulation alone")
         theory_wanted = False
+    if theory_wanted or has_theory(job.problem, job.optimizer):
+        _print_rate_note(job)
     if theory_wanted:
         theory_curve = _run_theory(job)
         print(_summary("theory", theory_curve))
@@ -224,6 +245,7 @@ def cmd_tune(args) -> int:
           f"at budget t = {cfg['budget']:g}, theory)")
     horizon = {"t": cfg["budget"], "num_points": cfg["num_points"]}
     chosen_job = dataclasses.replace(job, optimizer=result.best, horizon=horizon)
+    _print_rate_note(chosen_job)
     theory_curve = _run_theory(chosen_job)
     sim_curve = _run_simulation(chosen_job)
     report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
@@ -255,8 +277,9 @@ def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theor
     axes = tune_figures.diagram_axes(result)
     if axes is not None:
         x, y = axes
+        method, options = _theory_choice(job)
         critical = (tune_figures.critical_line(job.problem, result.best, y,
-                                               np.unique(result.candidates[y]))
+                                               np.unique(result.candidates[y]), method, **options)
                     if axes == type(result.best).diagram_axes else None)
         fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
                                          title=job.problem.describe())

@@ -32,11 +32,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.optimize
 from jaxtyping import Array
 
 from . import spectra
 from ._family import AbstractProblem, Observation, Recursion, StepClock
-from ._theories import register_theory
+from ._theories import register_theory, theory_for
 from .checks import check_integer, check_range, check_vector, is_concrete
 from .fields import Integer, Number, Numbers, Table, read_fields
 from .optim import SGD
@@ -136,11 +137,18 @@ class FullBatchRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer: SGD) -> Array | None:
-        r"""$2(1+\beta)/(s_{max} + \rho)$ at the high-d upper edge $s_{max} =
-        \lambda_{max}(1 + \sqrt{d/n})^2$ of the empirical spectrum (an upper bound on it for a
-        non-flat spectrum)."""
-        s_max = jnp.max(self.spectrum) * (1.0 + math.sqrt(self.d / self.samples)) ** 2
+    def stability_limit(self, optimizer: SGD, method: str | None = None, datasets: int = 16,
+                        seed: int = 0, **_) -> Array | None:
+        r"""$2(1+\beta)/(s_{max} + \rho)$, each mode's heavy-ball bound, at the top $s_{max}$ of
+        the spectrum the method sees: "limit", the upper edge of the deterministic equivalent's
+        spectrum (`spectrum_edge`; $\lambda(1 + \sqrt{d/n})^2$ for a flat Σ); "exact", the
+        largest eigenvalue of the `datasets` data sets drawn with `seed` (one diverging data
+        set makes their mean diverge)."""
+        method = theory_for(self, optimizer, method)[1]
+        if method == "limit":
+            s_max = spectrum_edge(self.spectrum, self.samples)
+        else:
+            s_max = jnp.max(_dataset_modes(self, self.initial_state(), datasets, seed).s)
         return 2.0 * (1.0 + optimizer.momentum) / (s_max + self.ridge)
 
     def describe(self) -> str:
@@ -323,6 +331,23 @@ def resolvent_delta(spectrum, samples: int, z, iterations: int = 400) -> Array:
         return delta - (delta - rhs(delta)) / slope, None
 
     return jax.lax.scan(newton, delta, None, length=30)[0][:, 0]
+
+
+def spectrum_edge(spectrum, samples: int) -> float:
+    r"""The upper edge of the high-d spectrum of $\hat\Sigma$ (Silverstein & Choi 1995):
+    $\min_{m \in (-1/\lambda_{max}, 0)} x(m)$, $x(m) = -1/m + \frac1n\sum_i \lambda_i/(1 +
+    \lambda_i m)$, a convex function; $(1 + \sqrt{d/n})^2$ for Σ = I."""
+    lam = np.asarray(spectrum, dtype=np.float64)
+    lam = lam[lam > 0]
+    top = lam.max()
+
+    def x(u):  # m = -u / top, u in (0, 1)
+        m = -u / top
+        return -1.0 / m + np.sum(lam / (1.0 + lam * m)) / samples
+
+    found = scipy.optimize.minimize_scalar(x, bounds=(1e-12, 1.0 - 1e-12), method="bounded",
+                                           options={"xatol": 1e-13})
+    return float(found.fun)
 
 
 CONTOUR_ANGLE = 0.5

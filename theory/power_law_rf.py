@@ -152,8 +152,9 @@ class PowerLawRandomFeatures(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer) -> Array | None:
-        return self.least_squares().stability_limit(optimizer)
+    def stability_limit(self, optimizer, method: str | None = None) -> Array | None:
+        """Both methods are least squares' exact recursion given W: its limit."""
+        return self.least_squares().stability_limit(optimizer, "exact")
 
     def metadata(self) -> dict:
         out = {"alpha": self.alpha, "beta": self.beta, "v": self.v, "key": self.key}

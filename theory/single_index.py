@@ -253,8 +253,9 @@ class SingleIndex(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer: SGD):
-        """Linear link and student, square loss, no decay: η' < 2, i.e. η < 2B(1 − β)."""
+    def stability_limit(self, optimizer: SGD, method: str | None = None):
+        """The ODE's (the one method) for a linear link and student, square loss, no decay:
+        η' < 2, i.e. η < 2B(1 − β); None otherwise."""
         if (self.link, self.activation, self.loss, self.spherical) == ("linear", "linear", "square", False) \
                 and not callable(optimizer.lr) and float(self.weight_decay) == 0:
             return 2.0 * jnp.asarray(optimizer.batch, float) * (1.0 - optimizer.momentum)
