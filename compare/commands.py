@@ -198,6 +198,8 @@ def _staged(out: OutputFolder):
         yield folder
         names = sorted(p.name for p in folder.iterdir() if p.name != output.MARKER)
         out.commit()
+    except OSError as err:  # a write refused mid-run: one line (exit 2), the set discarded
+        raise out.failed(err) from None
     finally:
         out.discard()
         interrupts.ACTIVE.remove(out)
@@ -353,8 +355,7 @@ def cmd_bench(args) -> int:
     if args.family not in have:
         raise ConfigError(f"family: must be one of {', '.join(have)} (the families with a bench "
                           f"case; got {args.family!r})")
-    if args.output is not None:
-        OutputFolder(args.output).check(replace=False)
+    out = OutputFolder(args.output).check(replace=False) if args.output is not None else None
     result = bench_mod.bench(args.family, quick=args.quick,
                              progress=lambda m: print(f"  {m}", file=sys.stderr))
     for key, value in result["seconds"].items():
@@ -370,8 +371,11 @@ def cmd_bench(args) -> int:
     print(_bench_references(result))
     for line in bench_devices.report_lines(result["devices"]):  # scale-out
         print(line)
-    if args.output:
-        path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
+    if out is not None:
+        try:
+            path = atomic_write_text(out.path / f"bench_{args.family}.json", json.dumps(result, indent=2))
+        except OSError as err:  # refused after the check (disk full, folder removed): one line
+            raise out.failed(err) from None
         print(f"wrote {path}")
     return 0
 

@@ -158,11 +158,10 @@ class FullBatchRegression(AbstractProblem):
         )
 
     def metadata(self) -> dict:
-        return {
-            "samples": self.samples,
-            "alpha": self.alpha,
-            "ridge": float(self.ridge),
-        }
+        out = {"samples": self.samples, "alpha": self.alpha}
+        if is_concrete(self.ridge):  # numpy: a traced ridge (jit, vmap, grad) is left out
+            out["ridge"] = float(np.asarray(self.ridge))
+        return out
 
     @classmethod
     def from_config(cls, table: Table) -> FullBatchRegression:
@@ -488,10 +487,11 @@ def _observe_limit(problem, c: _Contour, at0, diff) -> Observation:
         + rho**2 * form(2, d_psi, d_psi)
     )
     variance = problem.noise**2 / problem.samples * jnp.sum(wz * psi**2 * c.trace_sigma)
-    test = 0.5 * jnp.real(const + cross + kernel + variance)
+    # risks are >= 0; the quadrature leaves a rounding error of ~1e-9 around a zero risk
+    test = jnp.maximum(0.5 * jnp.real(const + cross + kernel + variance), 0.0)
     train_bias = jnp.sum(wz * jnp.sum(pair((phi, psi), (phi, psi)) * c.quad, -1))
     noise_sum = problem.d + jnp.sum(wz * (z * psi**2 - 2 * psi) * c.trace)
-    train = 0.5 * jnp.real(train_bias + _noise_train(problem, noise_sum))
+    train = jnp.maximum(0.5 * jnp.real(train_bias + _noise_train(problem, noise_sum)), 0.0)
     return Observation(test, {"train": train}, None)
 
 

@@ -192,7 +192,7 @@ class GaussianMixture(AbstractProblem):
 
     def metadata(self) -> dict:
         return {"init": "problem.init" if self.init is not None else
-                f"random (init_scale={float(self.init_scale):g})"}
+                _random_init_label(self.init_scale)}
 
     @classmethod
     def bench_case(cls, quick: bool = False) -> BenchCase:
@@ -208,6 +208,14 @@ class GaussianMixture(AbstractProblem):
         weights = "" if w == [1.0, 1.0] else f", ω=({w[0]:.3g}, {w[1]:.3g})"
         return (f"Gaussian mixture ρ={float(self.rho):g}, Δ={float(self.delta):g}, "
                 f"{self.loss} loss{weights}")
+
+
+
+def _random_init_label(init_scale) -> str:
+    """The metadata of a random start; a traced scale (under jit, vmap, grad) is not printed."""
+    if is_concrete(init_scale) and np.ndim(init_scale) == 0:
+        return f"random (init_scale={float(init_scale):g})"
+    return "random (init_scale traced)"
 
 
 @register_theory(GaussianMixture, SGD)

@@ -264,7 +264,7 @@ class SingleIndex(AbstractProblem):
     def metadata(self) -> dict:
         return {"information_exponent": self.information_exponent(),
                 "init": "problem.init" if self.init is not None else
-                f"random (init_scale={float(self.init_scale):g})"}
+                _random_init_label(self.init_scale)}
 
     @classmethod
     def bench_case(cls, quick: bool = False) -> BenchCase:
@@ -280,6 +280,14 @@ class SingleIndex(AbstractProblem):
         extra = ", spherical" if self.spherical else ""
         extra += f", κ={float(self.weight_decay):g}" if float(self.weight_decay) else ""
         return f"single-index {names}, {self.loss} loss, σ={float(self.noise):g}{extra}"
+
+
+
+def _random_init_label(init_scale) -> str:
+    """The metadata of a random start; a traced scale (under jit, vmap, grad) is not printed."""
+    if is_concrete(init_scale) and np.ndim(init_scale) == 0:
+        return f"random (init_scale={float(init_scale):g})"
+    return "random (init_scale traced)"
 
 
 @register_theory(SingleIndex, SGD)
