@@ -163,7 +163,7 @@ class DataSetRegression(AbstractProblem):
         """The largest stable constant lr of plain SGD under `method`: "exact", the exact
         recursion's own (`exact_critical_lr`); "gaussian", least squares' `critical_lr` of the
         Gaussian equivalent. None with momentum or traced fields (no formula here)."""
-        method = theory_for(self, optimizer, method)[1]
+        method = theory_for(self, optimizer, method, check=False)[1]
         if not (is_concrete(optimizer.momentum) and is_concrete(optimizer.batch)) \
                 or float(optimizer.momentum) != 0.0:
             return None

@@ -138,7 +138,7 @@ class LinearRegression(AbstractProblem):
         (`critical_lr` for plain SGD, `critical_rate` for momentum, Nesterov and ASGD);
         "limit", the high-d ODE's $2B(1-\\beta)d/\\sum_i\\lambda_i$. None for a schedule
         (but plain SGD's), traced settings, averaging or adaptive rates."""
-        method = theory_for(self, optimizer, method)[1]
+        method = theory_for(self, optimizer, method, check=False)[1]
         if isinstance(optimizer, (Averaged, AdaptiveSGD)) or not all(
                 is_concrete(x) for x in jax.tree.leaves(eqx.filter(optimizer, eqx.is_array))):
             return None

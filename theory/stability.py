@@ -22,7 +22,7 @@ def stability_limit(problem, optimizer, method: str | None = None, **options):
     `stability_limit` takes them (e.g. the data sets of full-batch GD's exact method)."""
     if method is not None:
         method = method_of(type(problem), method)
-    method = theory_for(problem, optimizer, method)[1]
+    method = theory_for(problem, optimizer, method, check=False)[1]
     if not isinstance(problem, Tunable):
         return None
     accepted = inspect.signature(problem.stability_limit).parameters
@@ -40,7 +40,8 @@ def rate_note(problem, optimizer, method: str | None = None, **options) -> str |
     limit = stability_limit(problem, optimizer, method, **options)
     if limit is None or not is_concrete(limit) or not float(lr) > float(limit):
         return None
-    chosen = theory_for(problem, optimizer, method and method_of(type(problem), method))[1]
+    chosen = theory_for(problem, optimizer, method and method_of(type(problem), method),
+                        check=False)[1]
     return (f"note: {type(optimizer).__name__}.lr = {float(lr):.4g} is {float(lr) / float(limit):.3g}x "
             f"the critical rate {float(limit):.4g} of {problem.family}'s {chosen!r} theory: "
             f"expect it to diverge")

@@ -51,7 +51,7 @@ def _final_risk(family):
     return final_risk, arrays
 
 
-ODE_FAMILIES = {"committee", "gaussian_mixture", "single_index"}  # slower to trace
+ODE_FAMILIES = {"committee", "gaussian_mixture", "single_index", "sensing"}  # slower to trace
 TRACED = [pytest.param(f, marks=pytest.mark.slow) if f in ODE_FAMILIES else f for f in sorted(SMALL)]
 
 
@@ -92,7 +92,8 @@ def _built_final_risk(s, build):
     return th.predict(build(s), th.SGD(0.3), t=0.5, num_points=2, save_state=False).risk[-1]
 
 
-@pytest.mark.parametrize("build", BUILDERS[:3], ids=BUILT[:3])
+@pytest.mark.parametrize("build", [BUILDERS[0], pytest.param(BUILDERS[1], marks=pytest.mark.slow),
+                                   BUILDERS[2]], ids=BUILT[:3])
 def test_built_from_a_traced_scalar(build):
     assert jax.eval_shape(jax.grad(lambda s: _built_final_risk(s, build)), 0.3).shape == ()
 
