@@ -315,12 +315,18 @@ def cmd_scaling(args) -> int:
     if "model_size" in fit:
         print(f"frontier: d* ∝ f^{fit['model_size']:.3f}, loss ∝ f^-{fit['loss']:.3f} "
               f"(fit over f in [{fit['window'][0]:.3g}, {fit['window'][1]:.3g}], {fit['points']} budgets)")
+        spread = fit.get("draws", {})
+        if "model_size_std" in spread:
+            print(f"  single draws: d* exponent {spread['model_size_mean']:.3f} ± "
+                  f"{spread['model_size_std']:.3f} (sd over {len(spread['model_size'])} draws)")
     else:
         print("frontier: d* is at an end of the size grid at almost every budget; widen "
               "[scaling] sizes or compute")
     if predicted and predicted.get("model_size") is not None:
         print(f"predicted (phase {predicted['phase']}): d* ∝ f^{predicted['model_size']:.3f}, "
               f"loss ∝ f^-{predicted['loss']:.3f}")
+    elif predicted and predicted.get("not_covered"):
+        print(f"predicted (phase {predicted['phase']}): not covered ({predicted['not_covered']})")
     if summary["diverged_sizes"]:
         print(f"diverged: the rate is unstable at d = {summary['diverged_sizes']} (left out of the "
               f"frontier; lower [optimizer] lr)")
