@@ -18,6 +18,7 @@ import numpy as np
 from hild.simulate import initial_states, plan_simulation, simulate
 from hild.theory import ConfigError, Curve, has_theory, predict, theory_for
 from hild.theory.atomic import atomic_write, atomic_write_text
+from hild.theory.stability import rate_note
 
 from . import bench as bench_mod
 from . import bench_devices
@@ -94,6 +95,24 @@ def _spread_scores(sim_curve: Curve, spread) -> dict:
     return out
 
 
+def _theory_choice(job: config_mod.Job) -> tuple[str | None, dict]:
+    """The [theory] method and the family's own options (what `stability_limit` may take)."""
+    names = type(job.problem).theory_options
+    return job.theory.get("method"), {k: v for k, v in job.theory.items() if k in names}
+
+
+def _print_rate_note(job: config_mod.Job, optimizer=None) -> None:
+    """Before a run: one line when the rate is above the chosen theory's critical rate."""
+    method, options = _theory_choice(job)
+    try:
+        note = rate_note(job.problem, job.optimizer if optimizer is None else optimizer,
+                         method, **options)
+    except (TypeError, ValueError):  # no theory of this pair: the run says so itself
+        return
+    if note:
+        print(note)
+
+
 def _no_theory(job: config_mod.Job) -> str:
     """Why the job's optimizer has no theory (the one line `theory_for` gives)."""
     try:
@@ -159,6 +178,8 @@ def cmd_run(args) -> int:
             raise ConfigError(f"theory: {missing}")
         print(f"theory: {missing}; drawing the simulation alone")
         theory_wanted = False
+    if theory_wanted or has_theory(job.problem, job.optimizer):
+        _print_rate_note(job)
     if theory_wanted:
         theory_curve = _run_theory(job)
         print(_summary("theory", theory_curve))
@@ -223,6 +244,8 @@ def _staged(out: OutputFolder):
         yield folder
         names = sorted(p.name for p in folder.iterdir() if p.name != output.MARKER)
         out.commit()
+    except OSError as err:  # a write refused mid-run: one line (exit 2), the set discarded
+        raise out.failed(err) from None
     finally:
         out.discard()
         interrupts.ACTIVE.remove(out)
@@ -270,6 +293,7 @@ def cmd_tune(args) -> int:
           f"at budget t = {cfg['budget']:g}, theory)")
     horizon = {"t": cfg["budget"], "num_points": cfg["num_points"]}
     chosen_job = dataclasses.replace(job, optimizer=result.best, horizon=horizon)
+    _print_rate_note(chosen_job)
     theory_curve = _run_theory(chosen_job)
     sim_curve = _run_simulation(chosen_job, args.quiet)
     report = agreement(theory_curve, sim_curve, checkpoints=AGREEMENT_CHECKPOINTS)
@@ -301,8 +325,9 @@ def _write_tune_outputs(folder: Path, job, result, report, start, horizon, theor
     axes = tune_figures.diagram_axes(result)
     if axes is not None:
         x, y = axes
+        method, options = _theory_choice(job)
         critical = (tune_figures.critical_line(job.problem, result.best, y,
-                                               np.unique(result.candidates[y]))
+                                               np.unique(result.candidates[y]), method, **options)
                     if axes == type(result.best).diagram_axes else None)
         fig = tune_figures.phase_diagram(result, x=x, y=y, critical=critical,
                                          title=job.problem.describe())
@@ -338,12 +363,18 @@ def cmd_scaling(args) -> int:
     if "model_size" in fit:
         print(f"frontier: d* ∝ f^{fit['model_size']:.3f}, loss ∝ f^-{fit['loss']:.3f} "
               f"(fit over f in [{fit['window'][0]:.3g}, {fit['window'][1]:.3g}], {fit['points']} budgets)")
+        spread = fit.get("draws", {})
+        if "model_size_std" in spread:
+            print(f"  single draws: d* exponent {spread['model_size_mean']:.3f} ± "
+                  f"{spread['model_size_std']:.3f} (sd over {len(spread['model_size'])} draws)")
     else:
         print("frontier: d* is at an end of the size grid at almost every budget; widen "
               "[scaling] sizes or compute")
     if predicted and predicted.get("model_size") is not None:
         print(f"predicted (phase {predicted['phase']}): d* ∝ f^{predicted['model_size']:.3f}, "
               f"loss ∝ f^-{predicted['loss']:.3f}")
+    elif predicted and predicted.get("not_covered"):
+        print(f"predicted (phase {predicted['phase']}): not covered ({predicted['not_covered']})")
     if summary["diverged_sizes"]:
         print(f"diverged: the rate is unstable at d = {summary['diverged_sizes']} (left out of the "
               f"frontier; lower [optimizer] lr)")
@@ -379,8 +410,7 @@ def cmd_bench(args) -> int:
     if args.family not in have:
         raise ConfigError(f"family: must be one of {', '.join(have)} (the families with a bench "
                           f"case; got {args.family!r})")
-    if args.output is not None:
-        OutputFolder(args.output).check(replace=False)
+    out = OutputFolder(args.output).check(replace=False) if args.output is not None else None
     result = bench_mod.bench(args.family, quick=args.quick,
                              progress=lambda m: say(f"  {m}", quiet=args.quiet))
     for key, value in result["seconds"].items():
@@ -396,8 +426,11 @@ def cmd_bench(args) -> int:
     print(_bench_references(result))
     for line in bench_devices.report_lines(result["devices"]):  # scale-out
         print(line)
-    if args.output:
-        path = atomic_write_text(Path(args.output) / f"bench_{args.family}.json", json.dumps(result, indent=2))
+    if out is not None:
+        try:
+            path = atomic_write_text(out.path / f"bench_{args.family}.json", json.dumps(result, indent=2))
+        except OSError as err:  # refused after the check (disk full, folder removed): one line
+            raise out.failed(err) from None
         print(f"wrote {path}")
     return 0
 

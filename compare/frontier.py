@@ -126,7 +126,7 @@ def frontier(problem, optimizer, sizes, compute, *, method=None, replicas=1, sim
         raise TypeError(f"{type(problem).__name__} ({problem.family}) has no model size to scale "
                         f"(it does not implement theory.protocols.ScalingLaw)")
     theory_for(problem, optimizer, method_of(type(problem), method))  # refused before any work
-    loss = np.zeros((sizes.size, compute.size))
+    draws = np.zeros((replicas, sizes.size, compute.size))
     first = {}
     for i in np.argsort(sizes)[::-1]:  # the largest first: a size the problem refuses fails fast
         d = int(sizes[i])
@@ -139,10 +139,14 @@ def frontier(problem, optimizer, sizes, compute, *, method=None, replicas=1, sim
             if cols.size:
                 row[cols] = np.asarray(predict(p, optimizer, save_at=t, method=method,
                                                save_state=False).risk)
-            loss[i] += row / replicas
+            draws[r, i] = row
             if r == 0 and d in simulate_sizes:
                 first[d] = (p, row)
+    loss = draws.mean(axis=0)
     best_size, best_loss = _best(sizes, loss)
+    fit = _fit(sizes, compute, best_size, best_loss)
+    if replicas > 1:
+        fit["draws"] = _draw_spread(sizes, compute, draws)
     simulated = {}
     for d in simulate_sizes:
         if progress:
@@ -157,8 +161,20 @@ def frontier(problem, optimizer, sizes, compute, *, method=None, replicas=1, sim
     label = re.sub(r",?\s*\bd\s*=\s*\d+", "", problem.describe())  # the sizes vary: drop "d=…"
     if replicas > 1:
         label += f", mean of {replicas} draws"
-    return Frontier(sizes, compute, loss, best_size, best_loss, _fit(sizes, compute, best_size, best_loss),
-                    predicted, simulated, label)
+    return Frontier(sizes, compute, loss, best_size, best_loss, fit, predicted, simulated, label)
+
+
+def _draw_spread(sizes, compute, draws) -> dict:
+    """The exponents fitted on each draw's own frontier: their values, mean and standard
+    deviation (the draw-to-draw spread the mean over draws removes)."""
+    fits = [_fit(sizes, compute, *_best(sizes, row)) for row in draws]
+    out = {"count": len(fits)}
+    for name in ("model_size", "loss"):
+        values = [f[name] for f in fits if name in f]
+        out[name] = values
+        if len(values) > 1:
+            out[f"{name}_mean"], out[f"{name}_std"] = float(np.mean(values)), float(np.std(values, ddof=1))
+    return out
 
 
 def _times(problem, optimizer, compute):

@@ -11,16 +11,35 @@ the complete new one.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from .interrupts import SWAP_LOCK, held
+from .interrupts import ACTIVE, SWAP_LOCK, held
 from hild.theory import ConfigError
 
 MARKER = ".hild-output"
 _STAGING, _OLD = ".staging-", ".replaced-"
+
+
+def _writer_alive(staging: Path) -> bool:
+    """Whether the process that named a staging folder `.<name>.staging-<pid>-...` still runs
+    (another run writing the same -o at once keeps its folder; a killed run's is stale)."""
+    try:
+        pid = int(staging.name.split(_STAGING, 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():  # this process: alive while one of its runs is staging there
+        return any(out.staging == staging for out in ACTIVE)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class OutputFolder:
@@ -46,7 +65,7 @@ class OutputFolder:
         if old and not self.path.exists():
             os.replace(old[-1], self.path)  # the new set never arrived: restore the previous
             old = old[:-1]
-        for stale in old + self._siblings(_STAGING):
+        for stale in old + [p for p in self._siblings(_STAGING) if not _writer_alive(p)]:
             shutil.rmtree(stale, ignore_errors=True)
 
     def check(self, *, replace: bool = True) -> "OutputFolder":
@@ -63,18 +82,33 @@ class OutputFolder:
         parent = path.parent
         while not parent.exists():
             parent = parent.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"{self.field}: cannot create {path} ({parent} is not writable)")
-        if path.is_dir() and not os.access(path.parent if replace else path, os.W_OK | os.X_OK):
-            raise ConfigError(f"{self.field}: cannot replace {path} "
-                              f"({path.parent} is not writable)")
+        if not parent.is_dir():
+            raise ConfigError(f"{self.field}: cannot create {path} ({parent} is not a folder)")
+        self._probe(parent, f"cannot create {path}")
+        if path.is_dir():
+            self._probe(path.parent if replace else path, f"cannot replace {path}")
         return self
+
+    def _probe(self, folder: Path, what: str) -> None:
+        """Create and remove a folder in `folder`: permission bits say nothing as root, and
+        a read-only or special filesystem (a bind mount, /proc, /sys) refuses only a write."""
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".hild-probe-", dir=folder))
+        except OSError as err:
+            raise ConfigError(f"{self.field}: {what} ({folder}: {err.strerror or err})") from None
+
+    def failed(self, err: OSError) -> ConfigError:
+        """The one line of a write that failed during the run (disk full, folder removed,
+        another run's swap in the way); nothing of this run's set is left behind."""
+        where = err.filename or self.path
+        return ConfigError(f"{self.field}: could not write {self.path} ({where}: "
+                           f"{err.strerror or err}); nothing was written")
 
     def stage(self) -> Path:
         """A fresh, empty sibling folder to write the new set into."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.recover()
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}{_STAGING}",
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}{_STAGING}{os.getpid()}-",
                                              dir=self.path.parent))
         (self.staging / MARKER).write_text("written by hild; the whole folder is replaced "
                                            "by each run\n")
@@ -84,6 +118,9 @@ class OutputFolder:
         """Swap the staged set into place (the previous set is removed only afterwards)."""
         if self.staging is None:
             raise RuntimeError("nothing staged")
+        if not (self.staging / MARKER).is_file():  # removed during the run, then recreated
+            raise FileNotFoundError(errno.ENOENT, "the folder was removed during the run",
+                                    str(self.staging.parent))
         with SWAP_LOCK, held():
             umask = os.umask(0)
             os.umask(umask)

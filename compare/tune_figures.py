@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from hild.theory import AbstractOptimizer, AbstractProblem, Tunable
+from hild.theory.stability import stability_limit
 
 from .tune import TuneResult, with_values
 
@@ -22,13 +23,14 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 
 def critical_line(problem: AbstractProblem, optimizer: AbstractOptimizer, y: str,
-                  values) -> np.ndarray | None:
-    """The family's largest stable rate (`problem.stability_limit`, the `Tunable` protocol) for
-    each value of the optimizer field `y` (e.g. the batch size); None where the family has no
-    formula."""
+                  values, method: str | None = None, **options) -> np.ndarray | None:
+    """The largest stable rate of the theory `method` (`theory.stability.stability_limit`, the
+    `Tunable` protocol) for each value of the optimizer field `y` (e.g. the batch size); None
+    where the family has no formula."""
     if not isinstance(problem, Tunable):
         return None
-    limits = [problem.stability_limit(with_values(optimizer, {y: v})) for v in values]
+    limits = [stability_limit(problem, with_values(optimizer, {y: v}), method, **options)
+              for v in values]
     if any(limit is None for limit in limits):
         return None
     return np.array([float(limit) for limit in limits])

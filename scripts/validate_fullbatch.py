@@ -48,7 +48,9 @@ def seeds_for(d: int) -> tuple[int, int]:
 
 def one(setting, d: int) -> dict:
     problem = setting(d)
-    opt = th.SGD(0.5 * float(problem.stability_limit(th.SGD(1.0))))
+    # half of 2/(s + ρ) at the bound s = λ_max(1 + √(d/n))² (the rate of docs/theory.md's numbers)
+    bound = float(np.max(problem.spectrum)) * (1 + np.sqrt(problem.d / problem.samples)) ** 2
+    opt = th.SGD(1.0 / (bound + float(problem.ridge)))
     horizon = {"steps": STEPS, "num_points": POINTS, "spacing": "log"}
     theory_curve = th.predict(problem, opt, **horizon)
     batches, per = seeds_for(d)

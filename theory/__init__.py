@@ -46,6 +46,7 @@ _EXPORTS = {
     # families
     "LinearRegression": ".linreg", "ModeMoments": ".linreg", "critical_lr": ".linreg",
     "critical_rate": ".linreg",
+    "stability_limit": ".stability", "rate_note": ".stability",
     "CommitteeMachine": ".committee", "Overlaps": ".committee", "find_plateau": ".committee",
     "random_init": ".committee",
     "RankOneSensing": ".sensing", "BilinearState": ".sensing", "SymmetricState": ".sensing",
@@ -88,4 +89,5 @@ if TYPE_CHECKING:  # what static tools see; at run time the names load on first 
     from .registry import Registry
     from .sensing import BilinearState, RankOneSensing, SymmetricState
     from .single_index import SingleIndex, SingleIndexState, hermite_coefficients, information_exponent
+    from .stability import rate_note, stability_limit
     from .transforms import Optax

@@ -71,7 +71,8 @@ def theories_of(problem_cls: type) -> list[Theory]:
     return [t for (p, _), t in _THEORIES.items() if issubclass(problem_cls, p)]
 
 
-def theory_for(problem, optimizer, method: str | None = None) -> tuple[Theory, str]:
+def theory_for(problem, optimizer, method: str | None = None, *,
+               check: bool = True) -> tuple[Theory, str]:
     """The theory of `optimizer` on `problem` and the method it runs: `method`, or the
     family's first method that this theory covers. TypeError for an unsupported pair,
     ValueError for a method this pair lacks, both naming what there is."""
@@ -89,8 +90,8 @@ def theory_for(problem, optimizer, method: str | None = None) -> tuple[Theory, s
         raise ValueError(f"method {method!r} of {cls.family} covers {', '.join(others)}; use "
                          f"method {' or '.join(repr(m) for m in found.methods)} for "
                          f"{type(optimizer).__name__}")
-    if found.check is not None:
-        found.check(problem, optimizer, method)
+    if check and found.check is not None:  # check=False: only which method (e.g. for its
+        found.check(problem, optimizer, method)  # stability limit at a placeholder rate)
     return found, method
 
 

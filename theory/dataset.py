@@ -27,11 +27,13 @@ from typing import ClassVar
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+import scipy.optimize
+import scipy.sparse.linalg
 from jaxtyping import Array
 
 from . import _datasets, linreg
 from ._family import AbstractProblem, Observation, Recursion
-from ._theories import register_theory
+from ._theories import register_theory, theory_for
 from .checks import check_vector, is_concrete
 from .fields import Matrix, Table
 from .linreg import LinearRegression, ModeMoments
@@ -159,6 +161,20 @@ class DataSetRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
+    def stability_limit(self, optimizer: SGD, method: str | None = None):
+        """The largest stable constant lr of plain SGD under `method`: "exact", the exact
+        recursion's own (`exact_critical_lr`); "gaussian", least squares' `critical_lr` of the
+        Gaussian equivalent. None with momentum or traced fields (no formula here)."""
+        method = theory_for(self, optimizer, method, check=False)[1]
+        if not (is_concrete(optimizer.momentum) and is_concrete(optimizer.batch)) \
+                or float(optimizer.momentum) != 0.0:
+            return None
+        if method == "gaussian":
+            return self.gaussian_equivalent().stability_limit(optimizer, "exact")
+        if not is_concrete(self.features):
+            return None
+        return jnp.asarray(exact_critical_lr(self, float(optimizer.batch)))
+
     def metadata(self) -> dict:
         if not is_concrete(self.features):  # inside a vmapped sweep (compare.tune)
             return {"n": self.n}
@@ -226,6 +242,43 @@ def _features_from_config(table: Table) -> tuple[str, int, int]:
     return kind, width, key
 
 
+def exact_critical_lr(problem: DataSetRegression, batch: float = 1.0) -> float:
+    r"""The largest constant η of plain SGD at which the exact recursion's second moments stay
+    bounded (docs/theory.md, Real data: stability). With $\gamma = \eta/d$ the linear part
+    is $L = I - \gamma T_\gamma + (\gamma^2/B)F$, $F(A) = \frac1n\sum_i (z_i^\top A z_i)\,
+    z_iz_i^\top$, $T_\gamma(A)_{jk} = (\lambda_j + \lambda_k - \gamma(1 - 1/B)\lambda_j\lambda_k)
+    A_{jk}$. L and F preserve PSD matrices and, for $\gamma(1-1/B)\lambda_{max} < 2$, so does
+    $T_\gamma^{-1}$ (a sum of congruences); by the regular-splitting theorem $\rho(L) < 1$ iff
+    $\mu(\gamma) = (\gamma/B)\,\rho(T_\gamma^{-1}F) < 1$. μ increases in γ; its root is
+    found by Brent's method, ρ by Lanczos on the symmetric form $W^{1/2}FW^{1/2}$,
+    $W = T_\gamma^{-1}$ (matrix-free, O(n d²) a product). Gaussian data give `critical_lr`."""
+    z, lam = np.asarray(problem.eigen_inputs()), np.asarray(problem.spectrum)
+    n, d = z.shape
+    live = lam > d * np.finfo(np.float64).eps * lam[0]  # zero modes never move
+    z, lam = z[:, live], lam[live]
+    m = lam.size
+    shrink = 1.0 - 1.0 / batch
+
+    def gain(gamma: float) -> float:
+        denom = lam[:, None] + lam[None, :] - gamma * shrink * lam[:, None] * lam[None, :]
+        root_w = 1.0 / np.sqrt(denom)
+
+        def matvec(v):
+            a = root_w * v.reshape(m, m)
+            weight = np.sum((z @ a) * z, axis=1)
+            return (root_w * ((z.T * weight) @ z / n)).ravel()
+
+        op = scipy.sparse.linalg.LinearOperator((m * m, m * m), matvec=matvec, dtype=np.float64)
+        top = scipy.sparse.linalg.eigsh(op, k=1, which="LA", tol=1e-12,
+                                        v0=np.eye(m).ravel(), return_eigenvectors=False)
+        return gamma / batch * float(top[0])
+
+    if shrink == 0.0:  # B = 1: W does not depend on γ, so μ = γ μ(1)
+        return float(d / gain(1.0))
+    hi = 2.0 / (shrink * lam[0]) * (1.0 - 1e-12)
+    return float(d * scipy.optimize.brentq(lambda g: gain(g) - 1.0, 0.0, hi, xtol=1e-14, rtol=1e-12))
+
+
 @register_theory(DataSetRegression, SGD)
 def sgd_theory(problem: DataSetRegression, optimizer: SGD, state: ErrorMoments, method: str):
     """"exact": the recursion on the data set's own distribution; "gaussian": least squares'
@@ -271,4 +324,4 @@ def _exact_recursion(problem: DataSetRegression, optimizer: SGD, state: ErrorMom
                      "exact, the data set's distribution")
 
 
-__all__ = ["DataSetRegression", "ErrorMoments"]
+__all__ = ["DataSetRegression", "ErrorMoments", "exact_critical_lr"]

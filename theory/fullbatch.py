@@ -32,11 +32,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.optimize
 from jaxtyping import Array
 
 from . import spectra
 from ._family import AbstractProblem, Observation, Recursion, StepClock
-from ._theories import register_theory
+from ._theories import register_theory, theory_for
 from .checks import check_integer, check_range, check_vector, is_concrete
 from .fields import Integer, Number, Numbers, Table, read_fields
 from .optim import SGD
@@ -137,11 +138,18 @@ class FullBatchRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer: SGD) -> Array | None:
-        r"""$2(1+\beta)/(s_{max} + \rho)$ at the high-d upper edge $s_{max} =
-        \lambda_{max}(1 + \sqrt{d/n})^2$ of the empirical spectrum (an upper bound on it for a
-        non-flat spectrum)."""
-        s_max = jnp.max(self.spectrum) * (1.0 + math.sqrt(self.d / self.samples)) ** 2
+    def stability_limit(self, optimizer: SGD, method: str | None = None, datasets: int = 16,
+                        seed: int = 0, **_) -> Array | None:
+        r"""$2(1+\beta)/(s_{max} + \rho)$, each mode's heavy-ball bound, at the top $s_{max}$ of
+        the spectrum the method sees: "limit", the upper edge of the deterministic equivalent's
+        spectrum (`spectrum_edge`; $\lambda(1 + \sqrt{d/n})^2$ for a flat Σ); "exact", the
+        largest eigenvalue of the `datasets` data sets drawn with `seed` (one diverging data
+        set makes their mean diverge)."""
+        method = theory_for(self, optimizer, method, check=False)[1]
+        if method == "limit":
+            s_max = spectrum_edge(self.spectrum, self.samples)
+        else:
+            s_max = jnp.max(_dataset_modes(self, self.initial_state(), datasets, seed).s)
         return 2.0 * (1.0 + optimizer.momentum) / (s_max + self.ridge)
 
     def describe(self) -> str:
@@ -151,11 +159,10 @@ class FullBatchRegression(AbstractProblem):
         )
 
     def metadata(self) -> dict:
-        return {
-            "samples": self.samples,
-            "alpha": self.alpha,
-            "ridge": float(self.ridge),
-        }
+        out = {"samples": self.samples, "alpha": self.alpha}
+        if is_concrete(self.ridge):  # numpy: a traced ridge (jit, vmap, grad) is left out
+            out["ridge"] = float(np.asarray(self.ridge))
+        return out
 
     @classmethod
     def from_config(cls, table: Table) -> FullBatchRegression:
@@ -175,7 +182,56 @@ class FullBatchRegression(AbstractProblem):
 # ---------------------------------------------------------------- shared by both methods
 
 
-@register_theory(FullBatchRegression, SGD)
+def limit_accurate_lr(problem: FullBatchRegression, momentum: float = 0.0) -> float:
+    r"""The largest constant lr at which the "limit" method's heavy-ball polynomials stay
+    bounded on its sector contour (radius 1.1 × the λ_max(1 + √(d/n))² bound, half-opening
+    `CONTOUR_ANGLE`): the companion roots of $r^2 - p(z)r + \beta$, $p = 1 + \beta -
+    \eta(z + \rho)$, inside the unit disk. Beyond it the contour integral loses its
+    precision (a false divergence) while GD may still be stable; β = 0, ρ = 0: $\eta R \le
+    2\cos\theta_0$, about 0.8 × the stability limit. Returns `LIMIT_MARGIN` × that rate."""
+    radius = float(jnp.max(problem.spectrum)) * (1.0 + math.sqrt(problem.d / problem.samples)) ** 2 * 1.1
+    r = np.linspace(0.0, 1.0, 801)[1:] * radius
+    z = np.concatenate([r * np.exp(1j * CONTOUR_ANGLE),
+                        radius * np.exp(1j * np.linspace(-CONTOUR_ANGLE, CONTOUR_ANGLE, 201))])
+    ridge = float(problem.ridge)
+
+    def bounded(eta):
+        p = 1.0 + momentum - eta * (z + ridge)
+        disc = np.sqrt(p * p - 4.0 * momentum + 0j)
+        return np.max(np.maximum(np.abs(p + disc), np.abs(p - disc))) / 2.0 <= 1.0 + 1e-12
+
+    low, high = 0.0, 2.0 * (1.0 + momentum) / ridge if ridge > 0 else 4.0 * (1 + momentum) / radius
+    while bounded(high):
+        low, high = high, 2.0 * high
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if bounded(mid) else (low, mid)
+    return LIMIT_MARGIN * low
+
+
+LIMIT_MARGIN = 0.9
+"""Of the bounded range: measured at d = 100 (α = 0.5, 2; β = 0, 0.6), the limit's gap to
+the exact method at 0.9 of it equals the gap at 0.5, at 1.0 its final train risk is off by
+up to 1% (docs/theory.md, Full-batch GD)."""
+
+
+def _check_limit_range(problem: FullBatchRegression, optimizer: SGD, method: str) -> None:
+    """The "limit" method refuses, in one line, a constant lr past `limit_accurate_lr`."""
+    if method != "limit" or callable(optimizer.lr) or optimizer.group_lr or not all(
+            is_concrete(x) for x in (optimizer.lr, optimizer.momentum, problem.ridge,
+                                     problem.spectrum)):
+        return
+    lr, beta = float(optimizer.lr), float(optimizer.momentum)
+    top = limit_accurate_lr(problem, beta)
+    if lr > top:
+        edge = spectrum_edge(problem.spectrum, problem.samples)
+        limit = 2.0 * (1.0 + beta) / (edge + float(problem.ridge))  # `stability_limit`'s
+        raise ValueError(f"SGD.lr: full-batch GD's 'limit' method is accurate for lr <= {top:.4g} "
+                         f"here (its contour integral fails beyond; the stability limit is "
+                         f"{limit:.4g}); use method 'exact' (got lr = {lr:g})")
+
+
+@register_theory(FullBatchRegression, SGD, check=_check_limit_range)
 def gd_theory(problem: FullBatchRegression, optimizer: SGD, state: Array, method: str,
               datasets: int = 16, seed: int = 0, contour_points: int = 384) -> Recursion:
     """Full-batch GD with momentum: "limit" (the deterministic equivalent on a contour) or
@@ -326,6 +382,23 @@ def resolvent_delta(spectrum, samples: int, z, iterations: int = 400) -> Array:
     return jax.lax.scan(newton, delta, None, length=30)[0][:, 0]
 
 
+def spectrum_edge(spectrum, samples: int) -> float:
+    r"""The upper edge of the high-d spectrum of $\hat\Sigma$ (Silverstein & Choi 1995):
+    $\min_{m \in (-1/\lambda_{max}, 0)} x(m)$, $x(m) = -1/m + \frac1n\sum_i \lambda_i/(1 +
+    \lambda_i m)$, a convex function; $(1 + \sqrt{d/n})^2$ for Σ = I."""
+    lam = np.asarray(spectrum, dtype=np.float64)
+    lam = lam[lam > 0]
+    top = lam.max()
+
+    def x(u):  # m = -u / top, u in (0, 1)
+        m = -u / top
+        return -1.0 / m + np.sum(lam / (1.0 + lam * m)) / samples
+
+    found = scipy.optimize.minimize_scalar(x, bounds=(1e-12, 1.0 - 1e-12), method="bounded",
+                                           options={"xatol": 1e-13})
+    return float(found.fun)
+
+
 CONTOUR_ANGLE = 0.5
 r"""Half-opening θ0 of the sector contour: rays $z = \rho e^{\pm i\theta_0}$ from 0 to R, closed
 by the arc |z| = R. The polynomials stay bounded on it for η(R + ρ) ≤ 2 cos θ0."""
@@ -464,11 +537,13 @@ def _observe_limit(problem, c: _Contour, at0, diff) -> Observation:
         + rho**2 * form(2, d_psi, d_psi)
     )
     variance = problem.noise**2 / problem.samples * jnp.sum(wz * psi**2 * c.trace_sigma)
-    test = 0.5 * jnp.real(const + cross + kernel + variance)
+    # risks are >= 0; the quadrature leaves a rounding error of ~1e-9 around a zero risk
+    test = jnp.maximum(0.5 * jnp.real(const + cross + kernel + variance), 0.0)
     train_bias = jnp.sum(wz * jnp.sum(pair((phi, psi), (phi, psi)) * c.quad, -1))
     noise_sum = problem.d + jnp.sum(wz * (z * psi**2 - 2 * psi) * c.trace)
-    train = 0.5 * jnp.real(train_bias + _noise_train(problem, noise_sum))
+    train = jnp.maximum(0.5 * jnp.real(train_bias + _noise_train(problem, noise_sum)), 0.0)
     return Observation(test, {"train": train}, None)
 
 
-__all__ = ["FullBatchRegression", "draw_dataset", "resolvent_delta"]
+__all__ = ["FullBatchRegression", "draw_dataset", "limit_accurate_lr", "resolvent_delta",
+           "spectrum_edge"]

@@ -194,7 +194,7 @@ class GaussianMixture(AbstractProblem):
 
     def metadata(self) -> dict:
         return {"init": "problem.init" if self.init is not None else
-                f"random (init_scale={float(self.init_scale):g})"}
+                _random_init_label(self.init_scale)}
 
     @classmethod
     def bench_case(cls, quick: bool = False) -> BenchCase:
@@ -218,6 +218,14 @@ class GaussianMixture(AbstractProblem):
     def initial_covariance(self, state: MixtureState) -> Array:
         """d·Cov of (m, q, b) at the random start (`_mixture_noise`)."""
         return _mixture_noise.initial_covariance(self, state)
+
+
+
+def _random_init_label(init_scale) -> str:
+    """The metadata of a random start; a traced scale (under jit, vmap, grad) is not printed."""
+    if is_concrete(init_scale) and np.ndim(init_scale) == 0:
+        return f"random (init_scale={float(init_scale):g})"
+    return "random (init_scale traced)"
 
 
 @register_theory(GaussianMixture, SGD)

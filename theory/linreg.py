@@ -24,7 +24,7 @@ from jaxtyping import Array
 from . import _linear_methods as lm
 from . import _volterra, spectra
 from ._family import ODE, AbstractProblem, BenchCase, Closed, Observation, Recursion
-from ._theories import register_theory
+from ._theories import register_theory, theory_for
 from .checks import check_range, check_vector, is_concrete
 from .fields import Number, Numbers
 from .accelerated import ASGD, Averaged, Nesterov
@@ -133,13 +133,18 @@ class LinearRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer) -> Array | None:
-        """The largest stable constant lr at the optimizer's other settings: `critical_lr`
-        for plain SGD, `critical_rate` for momentum, Nesterov and ASGD (None for a schedule,
-        traced settings or averaging)."""
+    def stability_limit(self, optimizer, method: str | None = None) -> Array | None:
+        """The largest stable constant lr at the optimizer's other settings under `method`
+        (default the optimizer's first): "exact"/"volterra", the finite-d recursion's
+        (`critical_lr` for plain SGD, `critical_rate` for momentum, Nesterov and ASGD);
+        "limit", the high-d ODE's $2B(1-\\beta)d/\\sum_i\\lambda_i$. None for a schedule
+        (but plain SGD's), traced settings, averaging or adaptive rates."""
+        method = theory_for(self, optimizer, method, check=False)[1]
         if isinstance(optimizer, (Averaged, AdaptiveSGD)) or not all(
                 is_concrete(x) for x in jax.tree.leaves(eqx.filter(optimizer, eqx.is_array))):
             return None
+        if method == "limit":
+            return ode_critical_lr(self, optimizer.batch, optimizer.checked_momentum())
         if isinstance(optimizer, SGD) and float(optimizer.momentum) == 0.0:
             return critical_lr(self, optimizer.batch)
         if callable(optimizer.lr) or (isinstance(optimizer, SGD) and optimizer.group_lr):
@@ -222,17 +227,35 @@ def adaptive_theory(problem: LinearRegression, optimizer: AdaptiveSGD, state: Mo
     return _adaptive_recursion(problem, optimizer, state)
 
 
-def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
-    r"""The largest stable constant η of plain SGD (β = 0), docs/theory.md, Least squares.
+def critical_lr(problem, batch: int | float = 1, method: str | None = None) -> Array:
+    r"""The largest stable constant η of plain SGD (β = 0) at batch `batch` under the theory
+    `method` of `problem`'s family (default its first method for SGD): for least squares'
+    exact recursion the formula below; for any other problem or method the family's own
+    `stability_limit` (the `Tunable` protocol), e.g. the exact recursion's spectral radius for
+    `DataSetRegression`. A family or method without a formula raises TypeError.
 
-    With $\gamma = \eta/d$, the map $a \mapsto \mathrm{diag}((1-\gamma\lambda_i)^2 +
-    \gamma^2\lambda_i^2/B)\,a + (\gamma^2/B)\lambda\lambda^\top a$ has spectral radius 1 where
-    $\sum_i \gamma\lambda_i / (B(2 - \gamma\lambda_i(1 + 1/B))) = 1$, with
-    $\gamma\lambda_i(1+1/B) < 2$. The left side increases in γ, so the root is unique
-    (found by bisection). Isotropic, B = 1: $\eta_c = 2d/(d+2)$.
+    Least squares, exact: with $\gamma = \eta/d$, the map $a \mapsto
+    \mathrm{diag}((1-\gamma\lambda_i)^2 + \gamma^2\lambda_i^2/B)\,a +
+    (\gamma^2/B)\lambda\lambda^\top a$ has spectral radius 1 where $\sum_i \gamma\lambda_i /
+    (B(2 - \gamma\lambda_i(1 + 1/B))) = 1$, with $\gamma\lambda_i(1+1/B) < 2$. The left side
+    increases in γ, so the root is unique (found by bisection). Isotropic, B = 1:
+    $\eta_c = 2d/(d+2)$ (docs/theory.md, Least squares).
     """
     check_range("critical_lr: batch", batch, low=1.0)
-    lam = problem.spectrum
+    if isinstance(problem, LinearRegression) and method in (None, "exact", "volterra"):
+        return _exact_critical_lr(problem.spectrum, batch)
+    from .stability import stability_limit  # the generic route, for every family
+
+    limit = stability_limit(problem, SGD(1.0, batch=batch), method)
+    if limit is None:
+        raise TypeError(f"critical_lr: {type(problem).__name__} ({problem.family}) has no "
+                        f"stability formula for plain SGD under method "
+                        f"{method or 'default'!r} (its stability_limit gives None)")
+    return jnp.asarray(limit)
+
+
+def _exact_critical_lr(lam: Array, batch) -> Array:
+    """`critical_lr` of least squares' exact recursion (jit-friendly bisection)."""
     batch = jnp.asarray(batch, dtype=lam.dtype)
     upper = 2.0 / (jnp.max(lam) * (1.0 + 1.0 / batch))
 
@@ -241,8 +264,17 @@ def critical_lr(problem: LinearRegression, batch: int | float = 1) -> Array:
 
     solver = optx.Bisection(rtol=1e-13, atol=1e-13)
     sol = optx.root_find(excess, solver, jnp.asarray(0.5, lam.dtype),
-                         options={"lower": 0.0, "upper": 1.0 - 1e-15}, max_steps=256)
-    return sol.value * upper * problem.d
+                         options={"lower": 0.0, "upper": 1.0 - 1e-15}, max_steps=256,
+                         throw=False)  # a root against the pole at u = 1 (B >> d): |f| stays
+    return sol.value * upper * lam.shape[0]  # large, but the bracket has shrunk to rounding
+
+
+def ode_critical_lr(problem: LinearRegression, batch=1, momentum=0.0) -> Array:
+    r"""The largest stable constant η of the high-d ODE (method "limit"): its linear part
+    $-(2\eta'/B)\Lambda + (\eta'^2/(B^2 d))\lambda\lambda^\top$, $\eta' = \eta/(1-\beta)$, has
+    a zero eigenvalue where $\eta'\sum_i\lambda_i/(2Bd) = 1$ (docs/theory.md, Least squares)."""
+    lam = problem.spectrum
+    return 2.0 * jnp.asarray(batch, lam.dtype) * (1.0 - momentum) * problem.d / jnp.sum(lam)
 
 
 def closed_form(problem: LinearRegression, optimizer: SGD, state: ModeMoments,
@@ -408,4 +440,5 @@ def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
     return ODE(state.a * d, field, observe, problem.divergence_floor(), "high-d ODE")
 
 
-__all__ = ["LinearRegression", "ModeMoments", "critical_lr", "critical_rate", "linear_method"]
+__all__ = ["LinearRegression", "ModeMoments", "critical_lr", "critical_rate", "linear_method",
+           "ode_critical_lr"]

@@ -55,12 +55,19 @@ def compute_optimal_exponents(alpha: float, beta: float) -> dict:
     - II (2β > 1, β < α): F_pp = F_ac, $x = \beta/(\alpha+\beta)$, $y = (2\alpha+2\beta-1)/(2\alpha+2\beta)$
     - III (β > α):       K_pp = F_ac, $x = 1/2$,          $y = 1 - 1/(4\alpha)$
 
-    Phase IV (1/4 < α < 1/2) needs a d-dependent rate and is not covered (exponents None).
+    Not covered, α ≤ 1/2 (exponents None, with `not_covered` saying why): the paper's
+    sub-phases Ib and Ic (2β < 1) and phase IV (2β > 1, split into IVa and IVb), where the
+    data's trace $\sum_j j^{-2\alpha}$ grows with v, so the stable rate shrinks with d and the
+    balance of the loss terms above (derived at a d-free rate) does not hold; α ≤ 1/4 is
+    outside the paper's diagram.
     """
     if not 2 * alpha + 2 * beta > 1:
         raise ValueError(f"alpha, beta: the model needs 2 alpha + 2 beta > 1 (got {alpha:g}, {beta:g})")
     if alpha <= 0.5:
-        return {"phase": "IV", "model_size": None, "loss": None, "reference": REFERENCE}
+        phase = "outside (α ≤ 1/4)" if alpha <= 0.25 else ("Ib/Ic" if 2 * beta < 1 else "IV")
+        return {"phase": phase, "model_size": None, "loss": None, "reference": REFERENCE,
+                "not_covered": "α ≤ 1/2: the stable rate scales with d there (the data's trace "
+                               "grows with v); hild derives no exponents for it"}
     if 2 * beta < 1:
         phase, x, y = "I", 1 / (2 * alpha + 1), (2 * alpha + 2 * beta - 1) / (2 * alpha + 1)
     elif beta < alpha:
@@ -153,10 +160,10 @@ class PowerLawRandomFeatures(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer) -> Array | None:
-        """The critical rate of the equivalent least-squares problem on the feature covariance
-        (docs/theory.md, Least squares: critical learning rate)."""
-        return self.least_squares().stability_limit(optimizer)
+    def stability_limit(self, optimizer, method: str | None = None) -> Array | None:
+        """The critical rate of least squares' exact recursion given W, which both methods
+        are (docs/theory.md, Least squares: critical learning rate)."""
+        return self.least_squares().stability_limit(optimizer, "exact")
 
     def metadata(self) -> dict:
         out = {"alpha": self.alpha, "beta": self.beta, "v": self.v, "key": self.key}

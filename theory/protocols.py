@@ -7,7 +7,7 @@ stability line on a phase diagram, no `hild bench`, no `hild scaling`.
 | protocol | members | used by |
 |---|---|---|
 | `Presentation` | `risk_label()`, `observable_labels`, `example_config` | overlays, CSV column order, `hild example` |
-| `Tunable` | `stability_limit(optimizer)` | `hild tune`'s phase diagram, `critical_lr` |
+| `Tunable` | `stability_limit(optimizer, method)` | `hild tune`'s phase diagram, `critical_lr`, the CLI's note before a run |
 | `ScalingLaw` | `with_model_size(d, replica)`, `compute_optimal_exponents()` | `hild scaling` |
 | `Benchmarked` | `bench_case(quick)` (a classmethod) | `hild bench` |
 | `Analysed` | `analyse(optimizer, state, t_end, ode, **options)` | `predict`'s metadata (e.g. a plateau) |
@@ -38,9 +38,12 @@ class Presentation(Protocol):
 @runtime_checkable
 class Tunable(Protocol):
     """Optional: a family with a stability limit, drawn as the critical line in `hild tune`."""
-    def stability_limit(self, optimizer) -> Any:
+    def stability_limit(self, optimizer, method: str | None = None) -> Any:
         """The largest stable constant rate at the optimizer's other settings, from the
-        family's own theory of that optimizer; None where it has no formula."""
+        dynamics of the family's theory `method` (hild passes the method `predict` runs; None:
+        the optimizer's default); None where that method has no formula, never another
+        method's number (`theory.stability.stability_limit`). It may take the family's
+        theory options as keywords."""
 
 
 @runtime_checkable

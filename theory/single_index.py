@@ -257,8 +257,9 @@ class SingleIndex(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
-    def stability_limit(self, optimizer: SGD):
-        """Linear link and student, square loss, no decay: η' < 2, i.e. η < 2B(1 − β)."""
+    def stability_limit(self, optimizer: SGD, method: str | None = None):
+        """The ODE's (the one method) for a linear link and student, square loss, no decay:
+        η' < 2, i.e. η < 2B(1 − β); None otherwise."""
         if (self.link, self.activation, self.loss, self.spherical) == ("linear", "linear", "square", False) \
                 and not callable(optimizer.lr) and float(self.weight_decay) == 0:
             return 2.0 * jnp.asarray(optimizer.batch, float) * (1.0 - optimizer.momentum)
@@ -267,7 +268,7 @@ class SingleIndex(AbstractProblem):
     def metadata(self) -> dict:
         return {"information_exponent": self.information_exponent(),
                 "init": "problem.init" if self.init is not None else
-                f"random (init_scale={float(self.init_scale):g})"}
+                _random_init_label(self.init_scale)}
 
     @classmethod
     def bench_case(cls, quick: bool = False) -> BenchCase:
@@ -293,6 +294,14 @@ class SingleIndex(AbstractProblem):
     def initial_covariance(self, state: SingleIndexState) -> Array:
         """d·Cov of (m, q) at the random start (`_single_index_noise`)."""
         return _single_index_noise.initial_covariance(self, state)
+
+
+
+def _random_init_label(init_scale) -> str:
+    """The metadata of a random start; a traced scale (under jit, vmap, grad) is not printed."""
+    if is_concrete(init_scale) and np.ndim(init_scale) == 0:
+        return f"random (init_scale={float(init_scale):g})"
+    return "random (init_scale traced)"
 
 
 @register_theory(SingleIndex, SGD)

@@ -8,9 +8,10 @@ in the eigenbasis, normalised so that $E[f^*(x)^2] = \sum_i \lambda_i \theta_i^{
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
-from .checks import check_dimension, check_range
+from .checks import check_dimension, check_range, is_concrete
 from .fields import Numbers, read_call
 from .registry import Registry
 
@@ -77,7 +78,10 @@ def check_spectrum(name: str, spectrum) -> np.ndarray:
 
 
 def flat_teacher(spectrum) -> np.ndarray:
-    r"""Equal coefficients $\theta^*_i = c$ with $\sum_i \lambda_i c^2 = 1$."""
+    r"""Equal coefficients $\theta^*_i = c$ with $\sum_i \lambda_i c^2 = 1$ (a traced
+    spectrum, under jit/vmap/grad, gives a traced teacher)."""
+    if not is_concrete(spectrum):
+        return jnp.full(jnp.shape(spectrum), 1.0) / jnp.sqrt(jnp.sum(spectrum))
     spectrum = check_spectrum("spectrum", spectrum)
     return np.full(spectrum.shape, 1.0 / np.sqrt(spectrum.sum()))
 

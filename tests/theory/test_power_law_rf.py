@@ -77,12 +77,14 @@ def test_an_unstable_rate_is_reported_as_diverged(problem):
 
 @pytest.mark.parametrize("alpha, beta, phase, x, y", [
     (1.0, 0.3, "I", 1 / 3, 1.6 / 3), (1.0, 0.7, "II", 0.7 / 1.7, 2.4 / 3.4),
-    (0.75, 1.25, "III", 0.5, 2 / 3), (0.4, 1.0, "IV", None, None)])
+    (0.75, 1.25, "III", 0.5, 2 / 3), (0.4, 1.0, "IV", None, None),
+    (0.4, 0.3, "Ib/Ic", None, None), (0.2, 0.4, "outside (α ≤ 1/4)", None, None)])
 def test_phase_table(alpha, beta, phase, x, y):
     out = compute_optimal_exponents(alpha, beta)
     assert out["phase"] == phase
     assert out["model_size"] == (pytest.approx(x) if x else None)
     assert out["loss"] == (pytest.approx(y) if y else None)
+    assert ("not_covered" in out) == (x is None)
 
 
 @pytest.mark.parametrize("kwargs, match", [

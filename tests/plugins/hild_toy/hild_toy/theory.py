@@ -61,7 +61,7 @@ class NoisyQuadratic(AbstractProblem):
     def risk_label(self):
         return r"risk  $\frac{1}{2}E[e_i^2]$"
 
-    def stability_limit(self, optimizer):
+    def stability_limit(self, optimizer, method=None):
         return 2.0 * self.d if float(optimizer.momentum) == 0 else None  # |1 - η/d| < 1
 
     @classmethod
