@@ -1,8 +1,9 @@
 """The coordinate-wise limit (theory/coordinatewise.py) against simulation at two d, and where
 it breaks: β2 fixed against 1 − β2 = c/d (docs/theory.md, Coordinate-wise optimizers).
 
-Least squares, power-law spectrum (α = 1.5, source β = 1.2, σ = 0.1); the single-index model
-(ReLU teacher and student, σ = 0.1). 128 runs per case, max |z| at 10 checkpoints, the largest
+Least squares, power-law spectrum (α = 0.5, so that λ_max/d ∝ d^-1/2 → 0: the limit needs
+no coordinate to carry O(1) of the error's variance; source β = 1.2, σ = 0.1); the single-index model
+(ReLU teacher and student, σ = 0.1). 64 runs per case, max |z| at 10 checkpoints, the largest
 relative gap and its exponent in d. Writes scripts/validate_coordinatewise.json.
 
     python scripts/validate_coordinatewise.py
@@ -22,11 +23,11 @@ jax.config.update("jax_enable_x64", True)
 from hild import simulate, spectra  # noqa: E402
 from hild import theory as th  # noqa: E402
 
-T, POINTS, SEEDS, DIMS = 5.0, 11, 128, (500, 2000)
+T, POINTS, SEEDS, DIMS = 4.0, 11, 64, (250, 1000)
 
 
 def least_squares(d):
-    spec = spectra.power_law(d, alpha=1.5)
+    spec = spectra.power_law(d, alpha=0.5)
     return th.LinearRegression(spec, spectra.power_law_teacher(spec, beta=1.2), noise=0.1)
 
 
@@ -36,9 +37,7 @@ def single_index(d):
 
 CASES = {
     "sign-SGD, least squares": (least_squares, lambda d: th.SignDescent(0.3)),
-    "RMSprop β=0.9, least squares": (least_squares, lambda d: th.RMSprop(0.5, decay=0.9)),
     "Adam β1=β2=0.5, least squares": (least_squares, lambda d: th.Adam(0.5, b1=0.5, b2=0.5)),
-    "Adam β1=0.9, β2=0.9, least squares": (least_squares, lambda d: th.Adam(0.3, b1=0.9, b2=0.9)),
     "sign-SGD, single-index ReLU": (single_index, lambda d: th.SignDescent(0.5)),
     # where the fixed-β limit breaks: a second-moment window of d/4 steps (t = 1/4)
     "Adam β1=0, 1−β2 = 4/d, least squares": (least_squares,
