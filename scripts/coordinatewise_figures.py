@@ -47,7 +47,8 @@ def main():
     ax.set_yscale("log")
     ax.set_xlabel("t = samples / d")
     ax.set_ylabel("risk")
-    ax.set_title(f"least squares, power law α = 1.5, d = {D}: rates tuned on the theory")
+    ax.set_title(f"least squares, power law α = 1.5, d = {D}: rates tuned on the theory",
+                 fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     out = Path(__file__).resolve().parents[1] / "docs" / "adam_vs_sgd.png"

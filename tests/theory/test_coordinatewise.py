@@ -47,7 +47,6 @@ def test_the_simulated_rule_is_optax_adam_at_step_lr_over_d():
     np.testing.assert_allclose(mine.risk, theirs.risk, rtol=1e-12)
 
 
-@pytest.mark.slow
 def test_rmsprop_limit_agrees_with_simulation():
     """d = 400, 128 runs, t <= 3: within 3 standard errors at 5 checkpoints."""
     problem, opt = _least_squares(400), th.RMSprop(0.5, decay=0.5)
