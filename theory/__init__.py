@@ -37,6 +37,7 @@ _EXPORTS = {
     "optimizer_class": ".optim", "as_optimizer": ".optim",
     "Nesterov": ".accelerated", "ASGD": ".accelerated", "Averaged": ".accelerated",
     "AdaptiveSGD": ".adaptive", "Optax": ".transforms",
+    "Adam": ".coordinatewise", "RMSprop": ".coordinatewise", "SignDescent": ".coordinatewise",
     # shared machinery
     "Grid": "._record", "record_grid": "._record", "record_steps": "._record",
     "record_times": "._record", "scan_with_records": "._record",
@@ -75,6 +76,7 @@ if TYPE_CHECKING:  # what static tools see; at run time the names load on first 
     from ._theories import Theory, has_theory, register_theory, theories_of, theory_for
     from .accelerated import ASGD, Averaged, Nesterov
     from .adaptive import AdaptiveSGD
+    from .coordinatewise import Adam, RMSprop, SignDescent
     from .checks import check_integer, check_range, check_vector, checked, is_concrete
     from .committee import CommitteeMachine, Overlaps, find_plateau, random_init
     from .dataset import DataSetRegression, ErrorMoments
