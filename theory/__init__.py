@@ -26,7 +26,7 @@ _EXPORTS = {
     "register_theory": "._theories", "theory_for": "._theories", "has_theory": "._theories",
     "theories_of": "._theories", "Theory": "._theories",
     "Presentation": ".protocols", "Tunable": ".protocols", "ScalingLaw": ".protocols",
-    "Benchmarked": ".protocols", "Analysed": ".protocols",
+    "Benchmarked": ".protocols", "Analysed": ".protocols", "Fluctuating": ".protocols",
     "check_range": ".checks", "check_integer": ".checks", "check_vector": ".checks",
     "checked": ".checks", "is_concrete": ".checks",
     "ConfigError": ".fields", "Table": ".fields", "Configurable": ".fields",
@@ -57,6 +57,13 @@ _EXPORTS = {
     "GaussianMixture": ".gaussian_mixture", "MixtureState": ".gaussian_mixture",
     "FullBatchRegression": ".fullbatch",
     "PowerLawRandomFeatures": ".power_law_rf", "compute_optimal_exponents": ".power_law_rf",
+    "GLM": ".glm", "GLMState": ".glm", "MultiIndex": ".multi_index",
+    "MultiIndexState": ".multi_index", "MultiPassRegression": ".multipass",
+    # beyond the mean curve
+    "fluctuations": ".fluctuations", "Spread": ".fluctuations", "spread_score": ".fluctuations",
+    "SpreadScore": ".fluctuations", "escape_times": ".escape", "EscapeTimes": ".escape",
+    "escape_noise_starts": ".escape", "overlap_map": ".large_batch",
+    "map_critical_lr": ".large_batch",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
@@ -87,7 +94,14 @@ if TYPE_CHECKING:  # what static tools see; at run time the names load on first 
     from .optim import (SGD, AbstractOptimizer, LeastSquaresBatch, ProxLinear, as_optimizer,
                         optimizer_class, optimizer_from_config)
     from .power_law_rf import PowerLawRandomFeatures, compute_optimal_exponents
-    from .protocols import Analysed, Benchmarked, Presentation, ScalingLaw, Tunable
+    from .escape import EscapeTimes, escape_noise_starts, escape_times
+    from .fluctuations import Spread, SpreadScore, fluctuations, spread_score
+    from .glm import GLM, GLMState
+    from .large_batch import map_critical_lr, overlap_map
+    from .multi_index import MultiIndex, MultiIndexState
+    from .multipass import MultiPassRegression
+    from .protocols import (Analysed, Benchmarked, Fluctuating, Presentation, ScalingLaw,
+                            Tunable)
     from .registry import Registry
     from .sensing import BilinearState, RankOneSensing, SymmetricState
     from .single_index import SingleIndex, SingleIndexState, hermite_coefficients, information_exponent

@@ -27,6 +27,12 @@ SMALL = {  # family -> (problem, optimizer, horizon): cheap, every method's defa
                           {"t": 1.0}),
     "sensing": lambda: (th.RankOneSensing("bilinear", noise=0.1), th.ProxLinear(0.3),
                         {"steps": 10}),
+    "glm": lambda: (th.GLM(np.r_[np.full(4, 1.5), np.full(4, 0.5)], link="relu", noise=0.1),
+                    th.SGD(0.3), {"t": 1.0}),
+    "multi_index": lambda: (th.MultiIndex(2, 2, np.r_[np.full(4, 1.5), np.full(4, 0.5)]),
+                            th.SGD(0.3), {"t": 1.0}),
+    "multipass": lambda: (th.MultiPassRegression(np.ones(8), 16, noise=0.1, ridge=0.1),
+                          th.SGD(0.3), {"steps": 20}),
 }
 
 
@@ -51,7 +57,8 @@ def _final_risk(family):
     return final_risk, arrays
 
 
-ODE_FAMILIES = {"committee", "gaussian_mixture", "single_index", "sensing"}  # slower to trace
+ODE_FAMILIES = {"committee", "gaussian_mixture", "single_index", "sensing", "glm",
+                "multi_index"}  # slower to trace
 TRACED = [pytest.param(f, marks=pytest.mark.slow) if f in ODE_FAMILIES else f for f in sorted(SMALL)]
 
 
