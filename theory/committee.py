@@ -338,9 +338,30 @@ def random_init(problem: CommitteeMachine, key, d: int) -> Overlaps:
     lower = jnp.tril(jax.random.normal(k_low, (K, K), dtype), -1)
     a = lower + jnp.diag(diag)
     sigma = problem.init_scale.astype(dtype)
-    R = sigma * g @ sqrt_factor(problem.T).T / math.sqrt(d)
+    R = sigma * g @ psd_sqrt(problem.T) / math.sqrt(d)
     Q = sigma**2 * (g @ g.T + a @ a.T) / d
     return Overlaps(Q, R, problem.second_layer)
+
+
+@jax.custom_jvp
+def psd_sqrt(matrix: Array) -> Array:
+    """The symmetric PSD square root S, S S = matrix: a factor of the matrix that, unlike
+    `sqrt_factor`, is a smooth function of it where it is positive definite — also at
+    repeated eigenvalues (T = I), where eigh's own derivative is NaN."""
+    lam, vec = jnp.linalg.eigh(matrix)
+    return (vec * jnp.sqrt(jnp.maximum(lam, 0.0))[None, :]) @ vec.T
+
+
+@psd_sqrt.defjvp
+def _psd_sqrt_jvp(primals, tangents):
+    # S dS + dS S = dM in the eigenbasis: dS_ij = (Vᵀ dM V)_ij / (√λ_i + √λ_j)
+    (matrix,), (dm,) = primals, tangents
+    lam, vec = jnp.linalg.eigh(matrix)
+    root = jnp.sqrt(jnp.maximum(lam, 0.0))
+    denom = root[:, None] + root[None, :]
+    inner = vec.T @ (0.5 * (dm + dm.T)) @ vec
+    ds = jnp.where(denom > 0, inner / jnp.where(denom > 0, denom, 1.0), 0.0)
+    return (vec * root[None, :]) @ vec.T, vec @ ds @ vec.T
 
 
 def sqrt_factor(matrix: Array) -> Array:
@@ -351,4 +372,4 @@ def sqrt_factor(matrix: Array) -> Array:
 
 __all__ = ["CommitteeMachine", "Overlaps", "random_init", "vector_field", "find_plateau",
            "plateau_times", "PlateauPoint", "check_overlaps", "observed_risk", "norm_limit",
-           "sqrt_factor", "overlaps_to_config", "DEFAULT_INIT_D"]
+           "sqrt_factor", "psd_sqrt", "overlaps_to_config", "DEFAULT_INIT_D"]
