@@ -36,7 +36,7 @@ from ._family import ODE, AbstractProblem, Observation
 from ._spectral import (checked_spectrum, checked_teacher, group_spectrum, random_teacher,
                         teacher_groups)
 from ._theories import register_theory
-from .checks import check_integer, check_memory, check_range
+from .checks import check_integer, check_memory, check_range, is_concrete
 from .committee import CommitteeMachine, _activation_name
 from .fields import Boolean, Configurable, Integer, Matrix, Number, Numbers, String
 from .optim import SGD
@@ -176,8 +176,11 @@ class MultiIndex(AbstractProblem):
         return self.base.parameter_groups()
 
     def metadata(self) -> dict:
-        return {"distinct_eigenvalues": int(self.group_eigs.shape[0]),
-                "init": f"random (init_scale={float(self.init_scale):g}, d={self.dimension}, key 0)"}
+        out = {"distinct_eigenvalues": int(self.group_eigs.shape[0])}
+        if is_concrete(self.init_scale):  # a traced init_scale (jit, vmap, grad) is left out
+            out["init"] = (f"random (init_scale={float(self.init_scale):g}, d={self.dimension}, "
+                           "key 0)")
+        return out
 
     def describe(self) -> str:
         lam = np.asarray(self.spectrum)

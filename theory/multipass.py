@@ -166,8 +166,10 @@ class MultiPassRegression(AbstractProblem):
                 f"(α={self.alpha:.3g}), σ={float(self.noise):g}, ridge={float(self.ridge):g}")
 
     def metadata(self) -> dict:
-        return {"samples": self.samples, "alpha": self.alpha, "ridge": float(self.ridge),
-                "sampling": self.sampling}
+        out = {"samples": self.samples, "alpha": self.alpha, "sampling": self.sampling}
+        if is_concrete(self.ridge):  # a traced ridge (jit, vmap, grad) is left out
+            out["ridge"] = float(np.asarray(self.ridge))
+        return out
 
     @classmethod
     def from_config(cls, table: Table) -> MultiPassRegression:
