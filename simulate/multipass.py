@@ -15,11 +15,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hild.theory import Observation
 from hild.theory.fullbatch import draw_dataset
 from hild.theory.multipass import MultiPassRegression
 
 from ._family import Instance, LeastSquares
+from .fullbatch import FullBatchSimulation
 
 
 class MultiPassSimulation(LeastSquares):
@@ -50,13 +50,9 @@ class MultiPassSimulation(LeastSquares):
         return x[rows], y[rows]
 
     def loss(self, problem, fixed, params, sample):
+        r"""The batch's ridge objective $\frac{1}{2B}\sum_b (x_b\cdot\theta - y_b)^2 +
+        \frac\rho2\|\theta\|^2$."""
         x, y = sample
-        theta = params["weights"]
-        return 0.5 * jnp.mean((x @ theta - y) ** 2) + 0.5 * problem.ridge.astype(x.dtype) * theta @ theta
+        return FullBatchSimulation.loss(self, problem, (x, y, None, None), params, None)
 
-    def observe(self, problem, fixed, params) -> Observation:
-        x, y, lam, teacher = fixed
-        theta = params["weights"]
-        test = 0.5 * jnp.sum(lam * (theta - teacher) ** 2)
-        train = 0.5 * jnp.mean((x @ theta - y) ** 2)
-        return Observation(test, {"train": train}, None)
+    observe = FullBatchSimulation.observe  # the population (test) risk and the train risk

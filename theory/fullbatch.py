@@ -167,16 +167,25 @@ class FullBatchRegression(AbstractProblem):
     @classmethod
     def from_config(cls, table: Table) -> FullBatchRegression:
         """The constructor's fields, with `alpha` = n/d in place of `samples` if given."""
-        if table.has("samples") == table.has("alpha"):
-            table.fail("samples", "give exactly one of samples (n, an integer >= 2) or alpha (n/d > 0)")
-        if table.has("samples"):
+        given = samples_from_alpha(cls, table, low=2)
+        if given is None:
             return super().from_config(table)
-        alpha = table.number("alpha")
-        if not alpha > 0:
-            table.fail("alpha", f"must be > 0 (got {alpha:g})")
-        spectrum = cls.config_fields["spectrum"].read(table, "spectrum", {})
-        samples = max(1, round(alpha * len(spectrum)))
-        return cls(**read_fields(cls, table, cls.config_fields, spectrum=spectrum, samples=samples))
+        return cls(**read_fields(cls, table, cls.config_fields, **given))
+
+
+def samples_from_alpha(cls, table: Table, low: int) -> dict | None:
+    """For a family stated by `samples` (n) or `alpha` (n/d): None when `samples` is given,
+    else the spectrum and the n = round(α d) to construct with."""
+    if table.has("samples") == table.has("alpha"):
+        table.fail("samples", f"give exactly one of samples (n, an integer >= {low}) or alpha "
+                              "(n/d > 0)")
+    if table.has("samples"):
+        return None
+    alpha = table.number("alpha")
+    if not alpha > 0:
+        table.fail("alpha", f"must be > 0 (got {alpha:g})")
+    spectrum = cls.config_fields["spectrum"].read(table, "spectrum", {})
+    return {"spectrum": spectrum, "samples": max(1, round(alpha * len(spectrum)))}
 
 
 # ---------------------------------------------------------------- shared by both methods

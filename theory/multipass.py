@@ -174,16 +174,10 @@ class MultiPassRegression(AbstractProblem):
     @classmethod
     def from_config(cls, table: Table) -> MultiPassRegression:
         """The constructor's fields, with `alpha` = n/d in place of `samples` if given."""
-        if table.has("samples") == table.has("alpha"):
-            table.fail("samples", "give exactly one of samples (n, an integer >= 1) or alpha (n/d > 0)")
-        if table.has("samples"):
+        given = fullbatch.samples_from_alpha(cls, table, low=1)
+        if given is None:
             return super().from_config(table)
-        alpha = table.number("alpha")
-        if not alpha > 0:
-            table.fail("alpha", f"must be > 0 (got {alpha:g})")
-        spectrum = cls.config_fields["spectrum"].read(table, "spectrum", {})
-        samples = max(1, round(alpha * len(spectrum)))
-        return cls(**read_fields(cls, table, cls.config_fields, spectrum=spectrum, samples=samples))
+        return cls(**read_fields(cls, table, cls.config_fields, **given))
 
 
 def _check(problem: MultiPassRegression, optimizer: SGD, method: str) -> None:
