@@ -33,8 +33,8 @@ from hild import simulate  # noqa: E402
 from hild import theory as th  # noqa: E402
 from hild.theory.escape import escape_times  # noqa: E402
 from hild.theory.single_index import SingleIndex, SingleIndexState, _derivative  # noqa: E402
+from validate_escape import M1, crossing  # noqa: E402  (same folder: the escape crossing time)
 
-M1 = 0.5
 ETA = 0.05
 CHUNK = 2000
 
@@ -76,15 +76,6 @@ def chain_escape_times(problem, eta, d, seeds, t_max, seed):
         m, tau = chunk(m, tau, jnp.asarray(step), sub)
         step += CHUNK
     return np.asarray(tau)
-
-
-def crossing(t, alignment):
-    out = np.full(alignment.shape[0], np.inf)
-    for i, row in enumerate(alignment):
-        k = np.argmax(row >= M1)
-        if row[k] >= M1 and k > 0:
-            out[i] = t[k - 1] + (M1 - row[k - 1]) * (t[k] - t[k - 1]) / (row[k] - row[k - 1])
-    return out
 
 
 def quartiles(tau):
