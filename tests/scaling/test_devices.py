@@ -61,6 +61,7 @@ def results() -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.mark.slow  # a fresh 4-device JAX process compiles every program again (~35 CPU-s)
 def test_four_devices_match_one_device(tmp_path):
     path = tmp_path / "four.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",

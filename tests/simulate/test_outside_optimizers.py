@@ -19,7 +19,8 @@ LEAST_SQUARES = th.LinearRegression(th.spectra.power_law(60, 1.0), noise=0.1)
 COMMITTEE = th.CommitteeMachine(2, 2, "erf")
 
 
-@pytest.mark.parametrize("problem, d, lr", [(LEAST_SQUARES, None, 4e-3), (COMMITTEE, 60, 5e-3)],
+@pytest.mark.parametrize("problem, d, lr", [(LEAST_SQUARES, None, 4e-3),
+                                             pytest.param(COMMITTEE, 60, 5e-3, marks=pytest.mark.slow)],
                          ids=["least_squares", "committee"])
 def test_sign_sgd_and_adam_learn_and_their_first_steps_agree(problem, d, lr):
     """Adam's first step is -lr g/(|g| + eps): sign-SGD's, to eps. Both then learn."""
