@@ -4,7 +4,10 @@ simulation stored in benchmarks/peer_adam.json (the same deterministic setting a
     python benchmarks/peer_sgd_quick.py --peer-git GIT --peer-python PY
 """
 
-import argparse, json, tempfile, time
+import argparse
+import json
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +45,8 @@ def main() -> None:
             spent = []
             for _ in range(3):
                 start = time.perf_counter()
-                curve = th.predict(problem, th.SGD(pa.LR), t=pa.T, num_points=pa.POINTS, method="limit")
+                curve = th.predict(problem, th.SGD(pa.LR), t=pa.T, num_points=pa.POINTS,
+                                   method="limit")
                 ours = np.asarray(curve.risk)
                 spent.append(time.perf_counter() - start)
             row = stored["dims"][str(d)]["sgd"]
