@@ -22,7 +22,7 @@ import optimistix as optx
 from jaxtyping import Array
 
 from . import _linear_methods as lm
-from . import _volterra, spectra
+from . import _limit_laplace, _volterra, spectra
 from ._family import ODE, AbstractProblem, BenchCase, Closed, Observation, Recursion
 from ._theories import register_theory, theory_for
 from .checks import check_range, check_vector, is_concrete
@@ -422,7 +422,10 @@ def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
     r"""High-d limit in w units, $\tilde a_i = d\,a_i$, $R = \frac{1}{2d}\sum_j\lambda_j\tilde a_j$:
     $d\tilde a_i/dt = -(2\eta'/B)\lambda_i\tilde a_i + (\eta'^2/B^2)\lambda_i(2R + \sigma^2)$,
     $\eta' = \eta(t)/(1-\beta)$ (heavy ball with a vanishing step moves like plain SGD with
-    step $\gamma/(1-\beta)$, in the drift and the noise alike)."""
+    step $\gamma/(1-\beta)$, in the drift and the noise alike). At a constant rate it is
+    solved in closed form (`_ode_closed`); a schedule integrates it with diffrax."""
+    if not callable(optimizer.lr):
+        return _ode_closed(problem, optimizer, state)
     lam, d = problem.spectrum, problem.d
     batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
     beta = optimizer.checked_momentum()
@@ -438,6 +441,23 @@ def _ode(problem: LinearRegression, optimizer: SGD, state: ModeMoments) -> ODE:
         return Observation(problem.risk(a), {}, ModeMoments(a))
 
     return ODE(state.a * d, field, observe, problem.divergence_floor(), "high-d ODE")
+
+
+def _ode_closed(problem: LinearRegression, optimizer, state: ModeMoments) -> Closed:
+    """`_ode` at a constant rate, solved by Laplace transform at the record times
+    (`theory._limit_laplace`: no time stepping, so no stiffness); the same equations."""
+    lam, d = problem.spectrum, problem.d
+    batch = jnp.asarray(optimizer.batch, dtype=lam.dtype)
+    eta = optimizer.lr_at(0.0) / (1.0 - optimizer.checked_momentum())
+    alpha, kappa = 2.0 * eta / batch, (eta / batch) ** 2
+
+    def at(steps):
+        times = jnp.asarray(steps, lam.dtype) * batch / d
+        s, a = _limit_laplace.modes_at_times(lam, state.a * d, problem.noise**2, alpha, kappa,
+                                             times)
+        return Observation(0.5 * s, {}, ModeMoments(a / d))
+
+    return Closed(at, problem.divergence_floor(), "high-d ODE (Laplace transform)")
 
 
 __all__ = ["LinearRegression", "ModeMoments", "critical_lr", "critical_rate", "linear_method",
