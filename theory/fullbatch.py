@@ -446,11 +446,9 @@ def _contour(problem: FullBatchRegression, e0, points) -> _Contour:
     $Dg(z) = (g(z) - g(0))/z$ entire, so the integrands carry $z\bar R(z)$, bounded at z = 0
     (the null space of Σ̂ when n < d): the contour may pass through 0, and the polynomials
     are integrated where they are bounded. The two-resolvent kernels are kept whole (a
-    truncated SVD of them had a NaN derivative), and the contour's radius carries no
-    derivative: the integrals do not depend on where the contour runs, and max(λ) has none
-    where the top eigenvalue repeats."""
+    truncated SVD of them had a NaN derivative)."""
     lam, n = problem.spectrum, problem.samples
-    radius = jax.lax.stop_gradient(jnp.max(lam)) * (1.0 + math.sqrt(problem.d / n)) ** 2 * 1.1
+    radius = jnp.max(lam) * (1.0 + math.sqrt(problem.d / n)) ** 2 * 1.1
     z, dz = _sector(radius, points)
     weight = -dz / (2j * jnp.pi)
     delta = resolvent_delta(lam, n, z)
