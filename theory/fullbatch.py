@@ -359,9 +359,7 @@ class _Contour(eqx.Module):
     sigma_pairs: Array  # (3,) a^T Σ b
     trace: Array  # (N,) tr R̄(z)
     trace_sigma: Array  # (N,) tr Σ R̄(z) = n δ(z)
-    two_left: Array  # (3, N, r) and
-    two_right: Array  # (3, r, N): the rank-r SVD of the (3, N, N) kernels
-    #                   w_j w_l z_j z_l a^T E[R(z_j) Σ R(z_l)] b (smooth, numerically low rank)
+    two_point: Array  # (3, N, N) kernels w_j w_l z_j z_l a^T E[R(z_j) Σ R(z_l)] b
 
 
 def resolvent_delta(spectrum, samples: int, z, iterations: int = 400) -> Array:
@@ -443,16 +441,12 @@ def _sector(radius, points: int) -> tuple[Array, Array]:
     return radius * jnp.asarray(z), radius * jnp.asarray(dz)
 
 
-KERNEL_RANK = 96
-"""Singular values kept of the two-resolvent kernels (their relative size past ~80 is below
-1e-14 at d = 200-1600)."""
-
-
 def _contour(problem: FullBatchRegression, e0, points) -> _Contour:
     r"""Every quantity is $g(\hat\Sigma) = g(0) + \hat\Sigma\,Dg(\hat\Sigma)$ with
     $Dg(z) = (g(z) - g(0))/z$ entire, so the integrands carry $z\bar R(z)$, bounded at z = 0
     (the null space of Σ̂ when n < d): the contour may pass through 0, and the polynomials
-    are integrated where they are bounded."""
+    are integrated where they are bounded. The two-resolvent kernels are kept whole (a
+    truncated SVD of them had a NaN derivative)."""
     lam, n = problem.spectrum, problem.samples
     radius = jnp.max(lam) * (1.0 + math.sqrt(problem.d / n)) ** 2 * 1.1
     z, dz = _sector(radius, points)
@@ -474,8 +468,6 @@ def _contour(problem: FullBatchRegression, e0, points) -> _Contour:
             for ab in products
         ]
     )
-    u, s, vh = jnp.linalg.svd(two_point)
-    rank = min(KERNEL_RANK, z.shape[0])
     return _Contour(
         z,
         weight,
@@ -484,8 +476,7 @@ def _contour(problem: FullBatchRegression, e0, points) -> _Contour:
         jnp.stack([ab @ lam for ab in products]),
         jnp.sum(r, -1),
         n * delta,
-        u[..., :rank] * s[:, None, :rank],
-        vh[:, :rank, :],
+        two_point,
     )
 
 
@@ -539,7 +530,7 @@ def _observe_limit(problem, c: _Contour, at0, diff) -> Observation:
     cross = 2 * jnp.sum(
         wz * jnp.sum(pair((phi0, psi0), (d_phi, d_psi)) * c.quad_sigma, -1)
     )
-    form = lambda i, a, b: (a @ c.two_left[i]) @ (c.two_right[i] @ b)
+    form = lambda i, a, b: a @ (c.two_point[i] @ b)
     kernel = (
         form(0, d_phi, d_phi)
         - 2 * rho * form(1, d_phi, d_psi)

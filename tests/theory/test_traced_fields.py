@@ -74,12 +74,7 @@ def test_every_family_traces_under_jit_vmap_and_grad(family):
     assert jax.tree.structure(grads) == jax.tree.structure(arrays)
 
 
-COMPILED = [pytest.param(f, marks=pytest.mark.xfail(
-    strict=True, reason="finding: the gradient of the full-batch 'limit' method in spectrum, "
-                        "teacher and init is NaN (noise and ridge are finite; 'exact' is finite): "
-                        "the low-rank SVD of the two-point kernel in fullbatch._contour has no "
-                        "derivative where its discarded singular values repeat"))
-    if f == "fullbatch" else f for f in sorted(SMALL)]
+COMPILED = sorted(SMALL)
 
 
 @pytest.mark.slow
