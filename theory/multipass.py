@@ -161,6 +161,26 @@ class MultiPassRegression(AbstractProblem):
     def parameter_groups(self) -> tuple[str, ...]:
         return ("weights",)
 
+    def stability_limit(self, optimizer: SGD, method: str | None = None, datasets: int = 16,
+                        seed: int = 0, data_dtype: str = "float32", contour_points: int = 384,
+                        **_):
+        """The largest stable constant lr of `method`'s own dynamics (docs/theory.md, Multi-pass
+        SGD: stability): "limit", `limit_critical_lr` (the mean path's edge and the Volterra
+        kernel's norm 1); "exact"/"marginal", the smallest `exact_critical_lr` of the
+        `datasets` data sets (plain SGD only; None with momentum or traced fields)."""
+        method = _method(self, optimizer, method)
+        if not all(is_concrete(x) for x in (optimizer.lr, optimizer.momentum, optimizer.batch,
+                                            self.ridge, self.spectrum)) or callable(optimizer.lr):
+            return None
+        if method == "limit":
+            return jnp.asarray(limit_critical_lr(self, optimizer, contour_points))
+        if float(optimizer.momentum) != 0.0:
+            return None
+        factor = 1.0 if method == "exact" else (self.samples - optimizer.batch) / max(1, self.samples - 1)
+        sets = _datasets(self, self.initial_state(), datasets, seed, jnp.dtype(data_dtype))
+        return jnp.asarray(min(exact_critical_lr(self, sets, i, float(optimizer.batch), factor)
+                               for i in range(datasets)))
+
     def describe(self) -> str:
         return (f"multi-pass SGD ({self.sampling}), d={self.d}, n={self.samples} "
                 f"(α={self.alpha:.3g}), σ={float(self.noise):g}, ridge={float(self.ridge):g}")
@@ -178,6 +198,84 @@ class MultiPassRegression(AbstractProblem):
         if given is None:
             return super().from_config(table)
         return cls(**read_fields(cls, table, cls.config_fields, **given))
+
+
+def _method(problem, optimizer, method):
+    from ._family import method_of
+    from ._theories import theory_for
+    if method is not None:
+        method = method_of(type(problem), method)
+    return theory_for(problem, optimizer, method, check=False)[1]
+
+
+def limit_critical_lr(problem: MultiPassRegression, optimizer: SGD, contour_points: int = 384) -> float:
+    r"""The largest constant lr at which the "limit" recursion stays bounded (docs/theory.md,
+    Multi-pass SGD: stability). The mean path (GD at γ = η/d) needs $\gamma(s_{max} + \rho) <
+    2(1+\beta)$ at the deterministic equivalent's edge; the noise, a renewal (Volterra)
+    equation for the train risk, needs its kernel's norm $K(\gamma) = \frac{\gamma^2}{B}
+    \mathrm{tr}[\hat\Sigma^2H(\gamma(\hat\Sigma + \rho))] < 1$, $H(g) = \frac{1+\beta}{(1-\beta)
+    g(2(1+\beta) - g)}$ (the heavy-ball impulse response's squared sum), taken on the recursion's
+    own contour. K increases in γ; its root by Brent's method. As d → ∞: $2B(1-\beta)d /
+    \mathrm{tr}[\hat\Sigma^2(\hat\Sigma+\rho)^{-1}]$ (linreg's $2B(1-\beta)d/\sum\lambda$ at ρ = 0)."""
+    import scipy.optimize
+    beta, batch, rho, d = (float(optimizer.momentum), float(optimizer.batch),
+                           float(problem.ridge), problem.d)
+    c = fullbatch._contour(problem, problem.initial_state(), contour_points)
+    z, w, tr = (np.asarray(c.z), np.asarray(c.weight), np.asarray(c.trace))
+    edge = fullbatch.spectrum_edge(problem.spectrum, problem.samples)
+    top = 2.0 * (1.0 + beta) / (edge + rho)
+
+    def gain(gamma):
+        g = gamma * (z + rho)
+        h = (1.0 + beta) / ((1.0 - beta) * g * (2.0 * (1.0 + beta) - g))
+        return float(np.real(np.sum(w * z**2 * h * tr))) * gamma**2 / batch
+
+    # H's pole z = 2(1+β)/γ - ρ must stay outside the contour (radius max|z|)
+    hi = 2.0 * (1.0 + beta) / (np.max(np.abs(z)) + rho) * 0.9  # and off it, for the quadrature
+    if gain(hi) < 1.0:
+        return d * top
+    return d * scipy.optimize.brentq(lambda g: gain(g) - 1.0, 1e-12 * hi, hi, xtol=1e-16, rtol=1e-12)
+
+
+def exact_critical_lr(problem, sets, index: int, batch: float, factor: float = 1.0) -> float:
+    r"""The largest constant lr of plain SGD at which data set `index`'s exact recursion stays
+    bounded. Its linear part $L = \mathcal P + f\frac{\gamma^2}{B}(F - \mathcal S)$, $\mathcal P(A) =
+    pAp$, $F(A) = \frac1n\sum_i (z_i^\top Az_i)z_iz_i^\top$, $\mathcal S(A) = SAS$ ($F - \mathcal S$ is
+    the noise covariance map, completely positive): with $|p| < 1$ the splitting $I - L = (I -
+    \mathcal P) - N$ is regular, so $\rho(L) < 1$ iff $\mu(\gamma) = \rho(W\circ N) < 1$, $W_{jk} =
+    1/(1 - p_jp_k)$; μ increases in γ (root by Brent, ρ by Lanczos on $W^{1/2}NW^{1/2}$), cf.
+    `dataset.exact_critical_lr`."""
+    import scipy.optimize
+    import scipy.sparse.linalg
+    s = np.asarray(sets.s[index]); zz = np.asarray(sets.z[index])
+    n, d = zz.shape
+    mu = s + float(problem.ridge)
+    live = mu > d * np.finfo(np.float64).eps * mu.max()
+    s, zz, mu = s[live], zz[:, live], mu[live]
+    m = s.size
+    top = 2.0 / mu.max()
+    if factor == 0.0:
+        return d * top * (1 - 1e-12)
+
+    def gain(gamma):
+        p = 1.0 - gamma * mu
+        root_w = 1.0 / np.sqrt(1.0 - p[:, None] * p[None, :])
+
+        def matvec(v):
+            a = root_w * v.reshape(m, m)
+            weight = np.sum((zz @ a) * zz, axis=1)
+            noise = (zz.T * weight) @ zz / n - s[:, None] * a * s[None, :]
+            return (root_w * noise).ravel()
+
+        op = scipy.sparse.linalg.LinearOperator((m * m, m * m), matvec=matvec, dtype=np.float64)
+        ev = scipy.sparse.linalg.eigsh(op, k=1, which="LA", tol=1e-10, v0=np.eye(m).ravel(),
+                                       return_eigenvectors=False)
+        return factor * gamma**2 / batch * float(ev[0])
+
+    hi = top * (1.0 - 1e-9)
+    if gain(hi) < 1.0:
+        return d * hi
+    return d * scipy.optimize.brentq(lambda g: gain(g) - 1.0, 1e-12 * top, hi, xtol=1e-16, rtol=1e-10)
 
 
 def _check(problem: MultiPassRegression, optimizer: SGD, method: str) -> None:
@@ -335,4 +433,4 @@ def _limit_recursion(problem, optimizer: SGD, contour) -> Recursion:
                      "high-d limit (homogenized SGD)")
 
 
-__all__ = ["MultiPassRegression", "SAMPLINGS"]
+__all__ = ["MultiPassRegression", "SAMPLINGS", "exact_critical_lr", "limit_critical_lr"]

@@ -66,11 +66,22 @@ CASES = {  # (problem, method, horizon): every family with a formula, each of it
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+SLOW_CASES = {  # multi-pass SGD: 20-110 s each on a loaded 2-core machine
+    "multipass exact": (lambda: th.MultiPassRegression(th.spectra.power_law(12, 0.5), 18,
+                                                       noise=0.3, ridge=0.01), "exact",
+                        {"steps": 1500}),
+    "multipass limit": (lambda: th.MultiPassRegression(th.spectra.power_law(30, 0.5) * 2, 45,
+                                                       noise=0.3, ridge=0.01), "limit",
+                        {"steps": 1500}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES) + [pytest.param(c, marks=pytest.mark.slow)
+                                                  for c in sorted(SLOW_CASES)])
 def test_each_methods_verdict_flips_at_its_own_limit(case):
-    build, method, horizon = CASES[case]
+    build, method, horizon = {**CASES, **SLOW_CASES}[case]
     problem = build()
-    options = {"datasets": 3} if case.startswith("fullbatch") else {}
+    options = {"datasets": 3} if case.startswith(("fullbatch", "multipass")) else {}
     limit = float(th.stability_limit(problem, th.SGD(1.0), method, **options))
     verdicts = [bool(th.predict(problem, th.SGD(frac * limit), method=method, num_points=4,
                                 save_state=False, **horizon, **options).diverged)
