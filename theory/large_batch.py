@@ -27,7 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._committee_ode import norm_limit, observed_risk, vector_field
 from .checks import check_int_range
+from .committee import CommitteeMachine, Overlaps
 from .optim import SGD
 from .single_index import SingleIndex, SingleIndexState
 
@@ -87,3 +89,122 @@ def map_critical_lr(batch: int, d: int) -> float:
 
 
 __all__ = ["MapCurve", "overlap_map", "map_critical_lr"]
+
+
+class CommitteeMapCurve(NamedTuple):
+    """The committee map's overlaps (leading axis: step 0..steps, t = step·B/d) and risk."""
+
+    t: np.ndarray
+    state: Overlaps
+    risk: np.ndarray
+
+
+def committee_step(problem: CommitteeMachine, optimizer: SGD, kappa: float):
+    r"""One step of the committee's overlap map for B = κd (docs/theory.md, Large batches):
+
+    $x' = x + \kappa F(x)$ ($F$ the ODE's field, `_committee_ode.vector_field`) and, in Q,
+    $+\,\kappa^2\eta'^2 v_kv_l(HCH^\top)_{kl}$, the square of the mean step: with $G_{kb} =
+    E[g'_k\Delta f_b] = (HC)_{kb}$ (Stein), $H_{kc} = \delta_{kc}\sum_a u_aE[g''_kg_a] +
+    E[g'_kg'_c]u_c$, $E[g'_k\Delta x]\cdot E[g'_l\Delta x]/d = G_kC^{-1}G_l^\top = (HCH^\top)_{kl}$
+    ($C$ the fields' covariance; the form without $C^{-1}$ is smooth where C is singular)."""
+    field = vector_field(problem, optimizer)
+    K = problem.K
+    etap = float(optimizer.lr) / optimizer.batch
+
+    def step(state: Overlaps) -> Overlaps:
+        cov = problem.covariance(state)
+        diag = jnp.diag(cov)
+        _, second, cross = problem.act.price(diag[:K, None], cov[:K, :], diag[None, :])
+        u = problem.signed_second_layers(state)
+        H = cross * u[None, :] + jnp.eye(K, cov.shape[0], dtype=cov.dtype) * (second @ u)[:, None]
+        mean_step = (state.v[:, None] * state.v[None, :]) * (H @ cov @ H.T)
+        f = field(0.0, state, None)
+        return Overlaps(state.Q + kappa * f.Q + (kappa * etap) ** 2 * mean_step,
+                        state.R + kappa * f.R, state.v + kappa * f.v)
+
+    return step
+
+
+def committee_map(problem: CommitteeMachine, optimizer: SGD, *, d: int, steps: int,
+                  init=None) -> CommitteeMapCurve:
+    """Iterate `committee_step` for `steps` steps of plain SGD (constant rates, momentum 0) at
+    dimension d (κ = batch/d), from `init` or the family's start; risk inf once the norms
+    exceed the ODE's `norm_limit` (as the ODE reports divergence)."""
+    check_int_range("d", d, 2, 2**31 - 1)
+    check_int_range("steps", steps, 1, 10**7)
+    if not isinstance(problem, CommitteeMachine):
+        raise ValueError("committee_map covers CommitteeMachine (overlap_map: SingleIndex)")
+    _check_plain_sgd(optimizer, "committee_map")
+    if callable(optimizer.group_lr.get("second_layer")):
+        raise ValueError("committee_map needs a constant second_layer rate")
+    state0 = problem.initial_state(init)
+    kappa = optimizer.batch / d
+    step = committee_step(problem, optimizer, kappa)
+
+    def body(s, _):
+        s = step(s)
+        return s, s
+
+    _, traj = jax.lax.scan(body, state0, None, length=steps)
+    traj = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state0, traj)
+    q_limit = norm_limit(problem, state0)
+    risk = np.asarray(jax.vmap(lambda s: observed_risk(problem, s, q_limit))(traj))
+    risk = np.where(np.isfinite(risk), risk, np.inf)
+    return CommitteeMapCurve(kappa * np.arange(steps + 1), traj, risk)
+
+
+def _check_plain_sgd(optimizer, name: str) -> None:
+    if type(optimizer) is not SGD or callable(optimizer.lr) or float(optimizer.momentum) != 0:
+        raise ValueError(f"{name} needs plain SGD: a constant lr and momentum 0")
+
+
+def committee_map_critical_lr(problem: CommitteeMachine, batch: int, d: int, *,
+                              fixed_point: Overlaps | None = None, tol: float = 1e-4) -> float:
+    """The largest rate η at which the committee map is linearly stable at `fixed_point`
+    (default: the teacher, Q = T, R = T, v = v*, needs K = M): the spectral radius of the
+    step's Jacobian (jax) reaches 1; bisection on η/B to relative `tol`. d = inf (float) gives
+    the ODE's limit, the Euler step at κ → 0: the rate where an eigenvalue of the field's
+    Jacobian crosses 0."""
+    check_int_range("batch", batch, 1, 2**31 - 1)
+    if fixed_point is None:
+        if problem.K != problem.M:
+            raise ValueError("committee_map_critical_lr: give fixed_point when K != M")
+        fixed_point = Overlaps(problem.T, problem.T, problem.teacher_second_layer)
+    iu = np.triu_indices(problem.K)
+    trained = problem.train_second_layer
+
+    def pack(s: Overlaps):   # the free coordinates: Q's upper triangle, R, v if trained
+        parts = [s.Q[iu], s.R.ravel()] + ([s.v] if trained else [])
+        return jnp.concatenate(parts)
+
+    def unpack(x) -> Overlaps:
+        n_q, n_r = len(iu[0]), problem.K * problem.M
+        Q = jnp.zeros((problem.K, problem.K), x.dtype).at[iu].set(x[:n_q])
+        Q = Q + Q.T - jnp.diag(jnp.diag(Q))
+        v = x[n_q + n_r:] if trained else fixed_point.v
+        return Overlaps(Q, x[n_q:n_q + n_r].reshape(problem.K, problem.M), v)
+
+    x0 = pack(fixed_point)
+
+    def unstable(lr: float) -> bool:
+        opt = SGD(lr, batch=batch)
+        if d == float("inf"):
+            field = vector_field(problem, opt)
+            jac = jax.jacfwd(lambda x: pack(field(0.0, unpack(x), None)))(x0)
+            return bool(np.max(np.linalg.eigvals(np.asarray(jac)).real) > 1e-12)
+        step = committee_step(problem, opt, batch / d)
+        jac = jax.jacfwd(lambda x: pack(step(unpack(x))))(x0)
+        return bool(np.max(np.abs(np.linalg.eigvals(np.asarray(jac)))) > 1 + 1e-12)
+
+    low, high = 1e-3 * batch, 1.0 * batch
+    while not unstable(high):
+        low, high = high, 2 * high
+        if high > 1e6 * batch:
+            raise ValueError("committee_map_critical_lr: no instability below η/B = 1e6")
+    while high - low > tol * high:
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if unstable(mid) else (mid, high)
+    return 0.5 * (low + high)
+
+
+__all__ += ["CommitteeMapCurve", "committee_step", "committee_map", "committee_map_critical_lr"]
