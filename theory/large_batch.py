@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,7 +110,7 @@ def committee_step(problem: CommitteeMachine, optimizer: SGD, kappa: float):
     ($C$ the fields' covariance; the form without $C^{-1}$ is smooth where C is singular)."""
     field = vector_field(problem, optimizer)
     K = problem.K
-    etap = float(optimizer.lr) / optimizer.batch
+    etap = jnp.asarray(optimizer.lr) / optimizer.batch
 
     def step(state: Overlaps) -> Overlaps:
         cov = problem.covariance(state)
@@ -119,8 +120,10 @@ def committee_step(problem: CommitteeMachine, optimizer: SGD, kappa: float):
         H = cross * u[None, :] + jnp.eye(K, cov.shape[0], dtype=cov.dtype) * (second @ u)[:, None]
         mean_step = (state.v[:, None] * state.v[None, :]) * (H @ cov @ H.T)
         f = field(0.0, state, None)
-        return Overlaps(state.Q + kappa * f.Q + (kappa * etap) ** 2 * mean_step,
-                        state.R + kappa * f.R, state.v + kappa * f.v)
+        Q = state.Q + kappa * f.Q + (kappa * etap) ** 2 * mean_step
+        # symmetric in exact arithmetic; rounding would feed Q's antisymmetric part, an
+        # unphysical direction in which the map can be unstable
+        return Overlaps(0.5 * (Q + Q.T), state.R + kappa * f.R, state.v + kappa * f.v)
 
     return step
 
@@ -138,7 +141,14 @@ def committee_map(problem: CommitteeMachine, optimizer: SGD, *, d: int, steps: i
     if callable(optimizer.group_lr.get("second_layer")):
         raise ValueError("committee_map needs a constant second_layer rate")
     state0 = problem.initial_state(init)
-    kappa = optimizer.batch / d
+    traj, risk = _iterate(problem, optimizer, state0, optimizer.batch / d, steps)
+    risk = np.asarray(risk)
+    return CommitteeMapCurve(optimizer.batch / d * np.arange(steps + 1), traj,
+                             np.where(np.isfinite(risk), risk, np.inf))
+
+
+@eqx.filter_jit
+def _iterate(problem, optimizer, state0, kappa, steps):
     step = committee_step(problem, optimizer, kappa)
 
     def body(s, _):
@@ -148,9 +158,7 @@ def committee_map(problem: CommitteeMachine, optimizer: SGD, *, d: int, steps: i
     _, traj = jax.lax.scan(body, state0, None, length=steps)
     traj = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state0, traj)
     q_limit = norm_limit(problem, state0)
-    risk = np.asarray(jax.vmap(lambda s: observed_risk(problem, s, q_limit))(traj))
-    risk = np.where(np.isfinite(risk), risk, np.inf)
-    return CommitteeMapCurve(kappa * np.arange(steps + 1), traj, risk)
+    return traj, jax.vmap(lambda s: observed_risk(problem, s, q_limit))(traj)
 
 
 def _check_plain_sgd(optimizer, name: str) -> None:
@@ -187,14 +195,8 @@ def committee_map_critical_lr(problem: CommitteeMachine, batch: int, d: int, *,
     x0 = pack(fixed_point)
 
     def unstable(lr: float) -> bool:
-        opt = SGD(lr, batch=batch)
-        if d == float("inf"):
-            field = vector_field(problem, opt)
-            jac = jax.jacfwd(lambda x: pack(field(0.0, unpack(x), None)))(x0)
-            return bool(np.max(np.linalg.eigvals(np.asarray(jac)).real) > 1e-12)
-        step = committee_step(problem, opt, batch / d)
-        jac = jax.jacfwd(lambda x: pack(step(unpack(x))))(x0)
-        return bool(np.max(np.abs(np.linalg.eigvals(np.asarray(jac)))) > 1 + 1e-12)
+        return bool(_growth(problem, SGD(jnp.asarray(lr, x0.dtype), batch=batch), pack, unpack,
+                            x0, batch / d) > 1e-12)
 
     low, high = 1e-3 * batch, 1.0 * batch
     while not unstable(high):
@@ -205,6 +207,19 @@ def committee_map_critical_lr(problem: CommitteeMachine, batch: int, d: int, *,
         mid = 0.5 * (low + high)
         low, high = (low, mid) if unstable(mid) else (mid, high)
     return 0.5 * (low + high)
+
+
+@eqx.filter_jit
+def _growth(problem, optimizer, pack, unpack, x0, kappa):
+    """max Re eig of the field's Jacobian (kappa = 0: the ODE), else spectral radius − 1 of
+    the step's."""
+    if kappa == 0:
+        field = vector_field(problem, optimizer)
+        jac = jax.jacfwd(lambda x: pack(field(0.0, unpack(x), None)))(x0)
+        return jnp.max(jnp.linalg.eigvals(jac).real)
+    step = committee_step(problem, optimizer, kappa)
+    jac = jax.jacfwd(lambda x: pack(step(unpack(x))))(x0)
+    return jnp.max(jnp.abs(jnp.linalg.eigvals(jac))) - 1.0
 
 
 __all__ += ["CommitteeMapCurve", "committee_step", "committee_map", "committee_map_critical_lr"]
