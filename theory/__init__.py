@@ -63,7 +63,8 @@ _EXPORTS = {
     "fluctuations": ".fluctuations", "Spread": ".fluctuations", "spread_score": ".fluctuations",
     "SpreadScore": ".fluctuations", "escape_times": ".escape", "EscapeTimes": ".escape",
     "escape_noise_starts": ".escape", "overlap_map": ".large_batch",
-    "map_critical_lr": ".large_batch",
+    "map_critical_lr": ".large_batch", "committee_map": ".large_batch",
+    "committee_map_critical_lr": ".large_batch",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
@@ -97,7 +98,8 @@ if TYPE_CHECKING:  # what static tools see; at run time the names load on first 
     from .escape import EscapeTimes, escape_noise_starts, escape_times
     from .fluctuations import Spread, SpreadScore, fluctuations, spread_score
     from .glm import GLM, GLMState
-    from .large_batch import map_critical_lr, overlap_map
+    from .large_batch import (committee_map, committee_map_critical_lr, map_critical_lr,
+                              overlap_map)
     from .multi_index import MultiIndex, MultiIndexState
     from .multipass import MultiPassRegression
     from .protocols import (Analysed, Benchmarked, Fluctuating, Presentation, ScalingLaw,

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._committee_ode import norm_limit, observed_risk, vector_field
 from .checks import check_int_range
+from .committee import CommitteeMachine, Overlaps
 from .optim import SGD
 from .single_index import SingleIndex, SingleIndexState
 
@@ -87,3 +90,136 @@ def map_critical_lr(batch: int, d: int) -> float:
 
 
 __all__ = ["MapCurve", "overlap_map", "map_critical_lr"]
+
+
+class CommitteeMapCurve(NamedTuple):
+    """The committee map's overlaps (leading axis: step 0..steps, t = step·B/d) and risk."""
+
+    t: np.ndarray
+    state: Overlaps
+    risk: np.ndarray
+
+
+def committee_step(problem: CommitteeMachine, optimizer: SGD, kappa: float):
+    r"""One step of the committee's overlap map for B = κd (docs/theory.md, Large batches):
+
+    $x' = x + \kappa F(x)$ ($F$ the ODE's field, `_committee_ode.vector_field`) and, in Q,
+    $+\,\kappa^2\eta'^2 v_kv_l(HCH^\top)_{kl}$, the square of the mean step: with $G_{kb} =
+    E[g'_k\Delta f_b] = (HC)_{kb}$ (Stein), $H_{kc} = \delta_{kc}\sum_a u_aE[g''_kg_a] +
+    E[g'_kg'_c]u_c$, $E[g'_k\Delta x]\cdot E[g'_l\Delta x]/d = G_kC^{-1}G_l^\top = (HCH^\top)_{kl}$
+    ($C$ the fields' covariance; the form without $C^{-1}$ is smooth where C is singular)."""
+    field = vector_field(problem, optimizer)
+    K = problem.K
+    etap = jnp.asarray(optimizer.lr) / optimizer.batch
+
+    def step(state: Overlaps) -> Overlaps:
+        cov = problem.covariance(state)
+        diag = jnp.diag(cov)
+        _, second, cross = problem.act.price(diag[:K, None], cov[:K, :], diag[None, :])
+        u = problem.signed_second_layers(state)
+        H = cross * u[None, :] + jnp.eye(K, cov.shape[0], dtype=cov.dtype) * (second @ u)[:, None]
+        mean_step = (state.v[:, None] * state.v[None, :]) * (H @ cov @ H.T)
+        f = field(0.0, state, None)
+        Q = state.Q + kappa * f.Q + (kappa * etap) ** 2 * mean_step
+        # symmetric in exact arithmetic; rounding would feed Q's antisymmetric part, an
+        # unphysical direction in which the map can be unstable
+        return Overlaps(0.5 * (Q + Q.T), state.R + kappa * f.R, state.v + kappa * f.v)
+
+    return step
+
+
+def committee_map(problem: CommitteeMachine, optimizer: SGD, *, d: int, steps: int,
+                  init=None) -> CommitteeMapCurve:
+    """Iterate `committee_step` for `steps` steps of plain SGD (constant rates, momentum 0) at
+    dimension d (κ = batch/d), from `init` or the family's start; risk inf once the norms
+    exceed the ODE's `norm_limit` (as the ODE reports divergence)."""
+    check_int_range("d", d, 2, 2**31 - 1)
+    check_int_range("steps", steps, 1, 10**7)
+    if not isinstance(problem, CommitteeMachine):
+        raise ValueError("committee_map covers CommitteeMachine (overlap_map: SingleIndex)")
+    _check_plain_sgd(optimizer, "committee_map")
+    if callable(optimizer.group_lr.get("second_layer")):
+        raise ValueError("committee_map needs a constant second_layer rate")
+    state0 = problem.initial_state(init)
+    traj, risk = _iterate(problem, optimizer, state0, optimizer.batch / d, steps)
+    risk = np.asarray(risk)
+    return CommitteeMapCurve(optimizer.batch / d * np.arange(steps + 1), traj,
+                             np.where(np.isfinite(risk), risk, np.inf))
+
+
+@eqx.filter_jit
+def _iterate(problem, optimizer, state0, kappa, steps):
+    step = committee_step(problem, optimizer, kappa)
+
+    def body(s, _):
+        s = step(s)
+        return s, s
+
+    _, traj = jax.lax.scan(body, state0, None, length=steps)
+    traj = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), state0, traj)
+    q_limit = norm_limit(problem, state0)
+    return traj, jax.vmap(lambda s: observed_risk(problem, s, q_limit))(traj)
+
+
+def _check_plain_sgd(optimizer, name: str) -> None:
+    if type(optimizer) is not SGD or callable(optimizer.lr) or float(optimizer.momentum) != 0:
+        raise ValueError(f"{name} needs plain SGD: a constant lr and momentum 0")
+
+
+def committee_map_critical_lr(problem: CommitteeMachine, batch: int, d: int, *,
+                              fixed_point: Overlaps | None = None, tol: float = 1e-4) -> float:
+    """The largest rate η at which the committee map is linearly stable at `fixed_point`
+    (default: the teacher, Q = T, R = T, v = v*, needs K = M): the spectral radius of the
+    step's Jacobian (jax) reaches 1; bisection on η/B to relative `tol`. d = inf (float) gives
+    the ODE's limit, the Euler step at κ → 0: the rate where an eigenvalue of the field's
+    Jacobian crosses 0."""
+    check_int_range("batch", batch, 1, 2**31 - 1)
+    if fixed_point is None:
+        if problem.K != problem.M:
+            raise ValueError("committee_map_critical_lr: give fixed_point when K != M")
+        fixed_point = Overlaps(problem.T, problem.T, problem.teacher_second_layer)
+    iu = np.triu_indices(problem.K)
+    trained = problem.train_second_layer
+
+    def pack(s: Overlaps):   # the free coordinates: Q's upper triangle, R, v if trained
+        parts = [s.Q[iu], s.R.ravel()] + ([s.v] if trained else [])
+        return jnp.concatenate(parts)
+
+    def unpack(x) -> Overlaps:
+        n_q, n_r = len(iu[0]), problem.K * problem.M
+        Q = jnp.zeros((problem.K, problem.K), x.dtype).at[iu].set(x[:n_q])
+        Q = Q + Q.T - jnp.diag(jnp.diag(Q))
+        v = x[n_q + n_r:] if trained else fixed_point.v
+        return Overlaps(Q, x[n_q:n_q + n_r].reshape(problem.K, problem.M), v)
+
+    x0 = pack(fixed_point)
+
+    def unstable(lr: float) -> bool:
+        return bool(_growth(problem, SGD(jnp.asarray(lr, x0.dtype), batch=batch), pack, unpack,
+                            x0, batch / d) > 1e-12)
+
+    low, high = 1e-3 * batch, 1.0 * batch
+    while not unstable(high):
+        low, high = high, 2 * high
+        if high > 1e6 * batch:
+            raise ValueError("committee_map_critical_lr: no instability below η/B = 1e6")
+    while high - low > tol * high:
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if unstable(mid) else (mid, high)
+    return 0.5 * (low + high)
+
+
+@eqx.filter_jit
+def _growth(problem, optimizer, pack, unpack, x0, kappa):
+    """max Re eig of the field's Jacobian (kappa = 0: the ODE), else spectral radius − 1 of
+    the step's."""
+    if kappa == 0:
+        field = vector_field(problem, optimizer)
+        jac = jax.jacfwd(lambda x: pack(field(0.0, unpack(x), None)))(x0)
+        return jnp.max(jnp.linalg.eigvals(jac).real)
+    step = committee_step(problem, optimizer, kappa)
+    jac = jax.jacfwd(lambda x: pack(step(unpack(x))))(x0)
+    return jnp.max(jnp.abs(jnp.linalg.eigvals(jac))) - 1.0
+
+
+__all__ += ["CommitteeMapCurve", "committee_step", "committee_map", "committee_map_critical_lr"]
