@@ -85,7 +85,7 @@ def _whitened(eps: Array) -> Array:
     """Standard normal draws with exactly zero sample mean and identity sample covariance
     (a control variate: the Gaussian part of every second moment is then exact)."""
     n = eps.shape[0]
-    q, r = jnp.linalg.qr(eps - jnp.mean(eps, 0))
+    q, r = jnp.linalg.qr(eps - jnp.mean(eps, 0, keepdims=True))
     return q * jnp.sign(jnp.diag(r))[None, :] * math.sqrt(n)
 
 
