@@ -159,11 +159,12 @@ def _ode_escape(dyn, unravel, x0, rate, eps, observable, threshold, tolerances) 
     return float(t[i - 1] + (threshold - v[i - 1]) * (t[i] - t[i - 1]) / (v[i] - v[i - 1]))
 
 
-def escape_noise_starts(problem, optimizer, states, *, d: int, fixed_point, key):
+def escape_noise_starts(problem, optimizer, states, *, d: int, fixed_point, key, **law):
     """Every seed's measured start plus the escape noise $G r/\\sqrt d$, $G \\sim N(0, D_0/2a)$
     (the per-seed ODE from these starts reproduces the law of τ; from the bare starts it lags
-    by the missing G). `states`: the seeds' states (leading axis seeds)."""
-    law = escape_times(problem, optimizer, d=d, fixed_point=fixed_point, random_start=False)
+    by the missing G). `states`: the seeds' states (leading axis seeds); `law`: options of
+    `escape_times` (e.g. observable="risk" and a threshold for a family without "alignment")."""
+    law = escape_times(problem, optimizer, d=d, fixed_point=fixed_point, random_start=False, **law)
     flat = jax.vmap(lambda s: ravel_pytree(s)[0])(states)
     unravel = ravel_pytree(jax.tree.map(lambda x: x[0], states))[1]
     g = jax.random.normal(key, (flat.shape[0],), flat.dtype) * math.sqrt(law.noise / (2 * law.rate))
