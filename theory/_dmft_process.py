@@ -67,10 +67,13 @@ def weight_process(stats: SampleStats, *, alpha, lr, ridge, delta, m0, q0, bias_
     return WeightStats(corr, coef[:, 2:], coef[:, 0], bias)
 
 
-def sqrt_psd(c: Array) -> Array:
-    """A square root S (S S^T = c) of a covariance, negative eigenvalues (rounding) clipped."""
-    e, v = jnp.linalg.eigh(0.5 * (c + c.T))
-    return v * jnp.sqrt(jnp.clip(e, 0.0, None))[None, :]
+def causal_root(c: Array) -> Array:
+    """The Cholesky factor L (L L^T = c, lower triangular, a 1e-12 relative jitter for a
+    singular c): U^k then depends on C(<=k, <=k) only, so the iteration stays causal (an
+    eigen-root mixes late times into early paths and the iteration need not converge)."""
+    c = 0.5 * (c + c.T)
+    jitter = 1e-12 * jnp.max(jnp.diag(c))
+    return jnp.linalg.cholesky(c + jitter * jnp.eye(c.shape[0]))
 
 
 class SampleDraws(NamedTuple):
@@ -96,7 +99,7 @@ def sample_process(ws: WeightStats, draws: SampleDraws, *, alpha, delta, pre_act
                            [ws.overlap[:, None], ws.corr]])
     else:
         joint = jnp.zeros((K + 2, K + 2)).at[0, 0].set(1.0).at[1:, 1:].set(ws.corr)
-    root = sqrt_psd(joint)
+    root = causal_root(joint)
     grad = jax.grad(loss)
     curv = jax.grad(grad)
 

@@ -128,11 +128,11 @@ def _solve(pre_activation, loss, *, alpha, lr, ridge, delta, m0, q0, bias_lr, st
     kg, kl, ks = jax.random.split(key, 3)
     if teacher_in_field:  # the label noise ξ is Gaussian too: whitened with the fields
         both = _whitened(jax.random.normal(kg, (samples, K + 3)))
-        gauss, label = both[:, :-1], both[:, -1]
+        gauss, labels = both[:, :-1], both[:, -1]
     else:
-        gauss, label = _whitened(jax.random.normal(kg, (samples, K + 2))), \
+        gauss, labels = _whitened(jax.random.normal(kg, (samples, K + 2))), \
             jax.random.uniform(kl, (samples,))
-    draws = SampleDraws(gauss, label, _selection(ks, samples, K, batch_fraction, refresh))
+    draws = SampleDraws(gauss, labels, _selection(ks, samples, K, batch_fraction, refresh))
     common = dict(alpha=alpha, delta=delta)
 
     @jax.jit
